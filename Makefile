@@ -1,0 +1,45 @@
+# pg_allot — top-level targets. The extension itself is a plain PGXS build in
+# extension/ (make && make install work here as they do there).
+#
+#   make / make install   build / install the extension (PGXS)
+#   make installcheck     pg_regress + isolation suites against PGHOST/PGPORT
+#   make unit             GoogleTest unit tests of the pure core (with ASan/UBSan)
+#   make check            every test suite on a throwaway cluster (what CI runs)
+#   make demo             the flash-sale demo on a throwaway cluster
+#   make demo-stop        stop the demo's cluster
+#   make bench            benchmark scenarios with their baselines (ratios)
+
+PG_CONFIG ?= pg_config
+EXT = $(MAKE) -C extension PG_CONFIG=$(PG_CONFIG)
+
+.PHONY: all install installcheck unit check demo demo-stop bench clean
+
+all:
+	$(EXT)
+
+install:
+	$(EXT) install
+
+installcheck:
+	$(EXT) installcheck
+
+unit:
+	cmake -S . -B build-unit -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build-unit -j2
+	ctest --test-dir build-unit --output-on-failure
+
+check:
+	bash tests/harness/run_all.sh
+
+demo:
+	bash tools/demo/run.sh
+
+demo-stop:
+	bash tools/demo/run.sh stop
+
+bench:
+	bash bench/run.sh
+
+clean:
+	$(EXT) clean
+	rm -rf build-unit tests/regress/out tests/isolation/out

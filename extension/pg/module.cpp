@@ -1,0 +1,18 @@
+// Module entry: PG_MODULE_MAGIC and _PG_init.
+#include "guard.hpp"
+#include "settings.hpp"
+#include "stats.hpp"
+
+extern "C" {
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+void _PG_init(void) {
+  allot::pg::define_settings();
+  // Shared memory can only be had at server start; without preloading,
+  // pg_allot works the same, minus allot.stats.
+  if (process_shared_preload_libraries_in_progress) allot::pg::request_stats_shmem();
+}
+
+}  // extern "C"

@@ -1,0 +1,70 @@
+// SPI with prepared, kept plans. A Statement is declared once (static) with
+// its SQL and parameter types; its plan is prepared on first use in a
+// backend and kept for the backend's life (PostgreSQL re-plans it by itself
+// when the tables it uses change).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "postgres.hpp"
+
+namespace allot::pg {
+
+class Statement {
+ public:
+  Statement(const char* sql, std::initializer_list<Oid> arg_types)
+      : sql_(sql), arg_types_(arg_types) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  const char* sql() const { return sql_; }
+  SPIPlanPtr plan();
+
+ private:
+  const char* sql_;
+  std::vector<Oid> arg_types_;
+  SPIPlanPtr plan_ = nullptr;
+};
+
+// One argument: a Datum or SQL NULL.
+struct Arg {
+  Datum value;
+  bool is_null;
+  Arg(Datum v) : value(v), is_null(false) {}  // NOLINT: implicit on purpose
+  static Arg null() { return Arg(); }
+
+ private:
+  Arg() : value(0), is_null(true) {}
+};
+
+// Rows of the last execute(), read while the SPI connection is open.
+class Rows {
+ public:
+  std::uint64_t size() const;
+  bool is_null(std::uint64_t row, int column) const;
+  Datum datum(std::uint64_t row, int column) const;  // column is 1-based
+  std::int64_t get_int64(std::uint64_t row, int column) const;
+  bool get_bool(std::uint64_t row, int column) const;
+  std::string get_text(std::uint64_t row, int column) const;
+};
+
+// Runs the statement; returns its rows (or, for DML without RETURNING, an
+// empty Rows with processed() rows affected).
+Rows execute(Statement& stmt, std::initializer_list<Arg> args, bool read_only = false);
+std::uint64_t processed();
+
+// SPI_connect at construction, SPI_finish by finish(). Deliberately no
+// SPI_finish in the destructor: on an error path the transaction is about
+// to abort, and abort cleans up SPI itself.
+class SpiSession {
+ public:
+  SpiSession();
+  void finish();
+  SpiSession(const SpiSession&) = delete;
+  SpiSession& operator=(const SpiSession&) = delete;
+};
+
+}  // namespace allot::pg

@@ -1,0 +1,264 @@
+#include "store.hpp"
+
+#include "convert.hpp"
+#include "guard.hpp"
+#include "spi.hpp"
+
+namespace allot::pg {
+namespace {
+
+Datum uuid_array(const std::vector<Uuid>& uuids) {
+  Datum* elems = static_cast<Datum*>(
+      pg_call([&] { return palloc(sizeof(Datum) * (uuids.size() + 1)); }));
+  for (std::size_t i = 0; i < uuids.size(); ++i) elems[i] = uuid_to_datum(uuids[i]);
+  return pg_call([&] {
+    return PointerGetDatum(construct_array(elems, static_cast<int>(uuids.size()), UUIDOID,
+                                           UUID_LEN, false, TYPALIGN_CHAR));
+  });
+}
+
+Datum int64_array(const std::vector<std::int64_t>& values) {
+  Datum* elems = static_cast<Datum*>(
+      pg_call([&] { return palloc(sizeof(Datum) * (values.size() + 1)); }));
+  for (std::size_t i = 0; i < values.size(); ++i) elems[i] = Int64GetDatum(values[i]);
+  return pg_call([&] {
+    return PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), INT8OID, 8,
+                                           FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+}
+
+Datum timestamp_array(const std::vector<Timestamp>& values) {
+  Datum* elems = static_cast<Datum*>(
+      pg_call([&] { return palloc(sizeof(Datum) * (values.size() + 1)); }));
+  for (std::size_t i = 0; i < values.size(); ++i) elems[i] = TimestampTzGetDatum(values[i]);
+  return pg_call([&] {
+    return PointerGetDatum(construct_array(elems, static_cast<int>(values.size()),
+                                           TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+}
+
+std::vector<std::string> stored_text_array(const Rows& rows, std::uint64_t row, int column) {
+  return text_array_to_strings(rows.datum(row, column), "stored keys");
+}
+
+}  // namespace
+
+std::map<Uuid, GrantedTxn> load_granted(const std::vector<Uuid>& txns) {
+  static Statement stmt(
+      "SELECT txn, keys, amount, path, counted::text, reversed_at IS NOT NULL "
+      "FROM allot.txns WHERE txn = ANY($1)",
+      {UUIDARRAYOID});
+  Rows rows = execute(stmt, {uuid_array(txns)}, /*read_only=*/false);
+  std::map<Uuid, GrantedTxn> out;
+  for (std::uint64_t i = 0; i < rows.size(); ++i) {
+    GrantedTxn g;
+    g.sorted_keys = stored_text_array(rows, i, 2);
+    g.amount = rows.get_int64(i, 3);
+    g.path = rows.get_text(i, 4);
+    g.counted_json = rows.get_text(i, 5);
+    g.reversed = rows.get_bool(i, 6);
+    out.emplace(datum_to_uuid(rows.datum(i, 1)), std::move(g));
+  }
+  return out;
+}
+
+std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes, Timestamp at) {
+  static Statement stmt(
+      "SELECT id, scope, max, per, sliding, valid, mode FROM allot.limits "
+      "WHERE scope = ANY($1) AND valid @> $2",
+      {TEXTARRAYOID, TIMESTAMPTZOID});
+  Rows rows = execute(stmt, {strings_to_text_array(scopes), TimestampTzGetDatum(at)}, false);
+  std::vector<LimitRule> out;
+  out.reserve(rows.size());
+  for (std::uint64_t i = 0; i < rows.size(); ++i) {
+    LimitRule r;
+    r.id = rows.get_int64(i, 1);
+    r.scope = rows.get_text(i, 2);
+    r.max = rows.get_int64(i, 3);
+    if (!rows.is_null(i, 4)) r.per = datum_to_interval(rows.datum(i, 4));
+    r.sliding = rows.get_bool(i, 5);
+    r.valid = datum_to_valid_range(rows.datum(i, 6));
+    r.mode = parse_mode(rows.get_text(i, 7));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> lock_entities(const std::vector<std::string>& sorted_keys,
+                                                 Timestamp at) {
+  // ON CONFLICT DO UPDATE locks each existing row; rows are inserted and
+  // locked in the order of the ordered SELECT. A brand-new key only takes a
+  // row lock (no table lock). Updating last_seen also makes a concurrent
+  // REPEATABLE READ redemption of the same key fail with a serialization
+  // error instead of deciding on a stale snapshot.
+  static Statement stmt(
+      "INSERT INTO allot.entities AS e (key, last_seen) "
+      "SELECT k, $2 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n "
+      "ON CONFLICT (key) DO UPDATE SET last_seen = greatest(e.last_seen, EXCLUDED.last_seen) "
+      "RETURNING e.key, e.path",
+      {TEXTARRAYOID, TIMESTAMPTZOID});
+  std::map<std::string, std::string> out;
+  if (sorted_keys.empty()) return out;
+  Rows rows = execute(stmt, {strings_to_text_array(sorted_keys), TimestampTzGetDatum(at)});
+  for (std::uint64_t i = 0; i < rows.size(); ++i) out.emplace(rows.get_text(i, 1), rows.get_text(i, 2));
+  return out;
+}
+
+UsageLedger load_counters(const std::vector<CounterSpan>& spans) {
+  static Statement stmt(
+      "SELECT c.key, c.limit_id, c.window_start, c.used "
+      "FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::timestamptz[]) "
+      "  AS q(key, limit_id, lo, hi) "
+      "JOIN allot.counters c ON c.key = q.key AND c.limit_id = q.limit_id "
+      " AND c.window_start >= q.lo AND c.window_start < q.hi",
+      {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID});
+  UsageLedger ledger;
+  if (spans.empty()) return ledger;
+  std::vector<std::string> keys;
+  std::vector<std::int64_t> ids;
+  std::vector<Timestamp> from, to;
+  for (const CounterSpan& s : spans) {
+    keys.push_back(s.key);
+    ids.push_back(s.limit_id);
+    from.push_back(s.span.from);
+    to.push_back(s.span.to);
+  }
+  Rows rows = execute(stmt, {strings_to_text_array(keys), int64_array(ids), timestamp_array(from),
+                             timestamp_array(to)});
+  for (std::uint64_t i = 0; i < rows.size(); ++i)
+    ledger.add(rows.get_text(i, 1), rows.get_int64(i, 2), DatumGetTimestampTz(rows.datum(i, 3)),
+               rows.get_int64(i, 4));
+  return ledger;
+}
+
+namespace {
+
+void run_counter_statement(Statement& stmt, const std::vector<CounterDelta>& deltas) {
+  if (deltas.empty()) return;
+  std::vector<std::string> keys;
+  std::vector<std::int64_t> ids, units;
+  std::vector<Timestamp> starts;
+  for (const CounterDelta& d : deltas) {
+    keys.push_back(d.key);
+    ids.push_back(d.limit_id);
+    starts.push_back(d.window_start);
+    units.push_back(d.units);
+  }
+  execute(stmt, {strings_to_text_array(keys), int64_array(ids), timestamp_array(starts),
+                 int64_array(units)});
+}
+
+}  // namespace
+
+void add_counters(const std::vector<CounterDelta>& deltas) {
+  static Statement stmt(
+      "INSERT INTO allot.counters AS c (key, limit_id, window_start, used) "
+      "SELECT * FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::int8[]) "
+      "ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used",
+      {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID});
+  run_counter_statement(stmt, deltas);
+}
+
+void subtract_counters(const std::vector<CounterDelta>& deltas) {
+  static Statement stmt(
+      "UPDATE allot.counters AS c SET used = c.used - u.n "
+      "FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::int8[]) AS u(k, l, w, n) "
+      "WHERE c.key = u.k AND c.limit_id = u.l AND c.window_start = u.w",
+      {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID});
+  run_counter_statement(stmt, deltas);
+}
+
+std::set<Uuid> insert_txns(const std::vector<NewTxn>& txns) {
+  static Statement stmt(
+      "INSERT INTO allot.txns (txn, keys, amount, path, granted_at, counted) "
+      "SELECT t, k::text[], a, p, g, c::jsonb "
+      "FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::text[], $5::timestamptz[], $6::text[]) "
+      "  AS u(t, k, a, p, g, c) "
+      "ON CONFLICT (txn) DO NOTHING RETURNING txn",
+      {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID});
+  std::set<Uuid> inserted;
+  if (txns.empty()) return inserted;
+  std::vector<Uuid> ids;
+  std::vector<std::string> keys, paths, counted;
+  std::vector<std::int64_t> amounts;
+  std::vector<Timestamp> ats;
+  for (const NewTxn& t : txns) {
+    ids.push_back(t.txn);
+    keys.push_back(array_literal(t.sorted_keys));
+    amounts.push_back(t.amount);
+    paths.push_back(t.path);
+    ats.push_back(t.at);
+    counted.push_back(t.counted_json);
+  }
+  Rows rows = execute(stmt, {uuid_array(ids), strings_to_text_array(keys), int64_array(amounts),
+                             strings_to_text_array(paths), timestamp_array(ats),
+                             strings_to_text_array(counted)});
+  for (std::uint64_t i = 0; i < rows.size(); ++i) inserted.insert(datum_to_uuid(rows.datum(i, 1)));
+  return inserted;
+}
+
+void insert_events(const std::vector<NewEvent>& events) {
+  static Statement stmt(
+      "INSERT INTO allot.events (txn, at, kind, keys, amount, path, detail) "
+      "SELECT t, a, k, ks::text[], n, p, d::jsonb "
+      "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::int8[], "
+      "            $6::text[], $7::text[]) AS u(t, a, k, ks, n, p, d)",
+      {UUIDARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+       TEXTARRAYOID});
+  if (events.empty()) return;
+  std::vector<Uuid> ids;
+  std::vector<Timestamp> ats;
+  std::vector<std::string> kinds, keys, paths, details;
+  std::vector<std::int64_t> amounts;
+  for (const NewEvent& e : events) {
+    ids.push_back(e.txn);
+    ats.push_back(e.at);
+    kinds.emplace_back(e.kind);
+    keys.push_back(array_literal(e.keys));
+    amounts.push_back(e.amount);
+    paths.push_back(e.path);
+    details.push_back(e.detail_json);
+  }
+  execute(stmt, {uuid_array(ids), timestamp_array(ats), strings_to_text_array(kinds),
+                 strings_to_text_array(keys), int64_array(amounts), strings_to_text_array(paths),
+                 strings_to_text_array(details)});
+}
+
+std::optional<GrantedTxn> lock_txn_for_reversal(const Uuid& txn) {
+  // A placeholder insert waits on the unique index for an in-flight
+  // redemption of this txn. If it goes in, nothing was granted: take it
+  // back out. Otherwise the granted row is there to lock.
+  static Statement probe(
+      "INSERT INTO allot.txns (txn, keys, amount, path, granted_at, counted) "
+      "VALUES ($1, '{}', 0, 'none', now(), '[]') ON CONFLICT (txn) DO NOTHING RETURNING txn",
+      {UUIDOID});
+  static Statement unprobe("DELETE FROM allot.txns WHERE txn = $1", {UUIDOID});
+  static Statement lock(
+      "SELECT keys, amount, path, counted::text, reversed_at IS NOT NULL "
+      "FROM allot.txns WHERE txn = $1 FOR UPDATE",
+      {UUIDOID});
+  Rows inserted = execute(probe, {uuid_to_datum(txn)});
+  if (inserted.size() > 0) {
+    execute(unprobe, {uuid_to_datum(txn)});
+    return std::nullopt;
+  }
+  Rows rows = execute(lock, {uuid_to_datum(txn)});
+  if (rows.size() == 0) return std::nullopt;
+  GrantedTxn g;
+  g.sorted_keys = stored_text_array(rows, 0, 1);
+  g.amount = rows.get_int64(0, 2);
+  g.path = rows.get_text(0, 3);
+  g.counted_json = rows.get_text(0, 4);
+  g.reversed = rows.get_bool(0, 5);
+  return g;
+}
+
+void mark_reversed(const Uuid& txn, Timestamp at, const std::optional<std::string>& reason) {
+  static Statement stmt(
+      "UPDATE allot.txns SET reversed_at = $2, reverse_reason = $3 WHERE txn = $1",
+      {UUIDOID, TIMESTAMPTZOID, TEXTOID});
+  execute(stmt, {uuid_to_datum(txn), TimestampTzGetDatum(at),
+                 reason ? Arg(string_to_text(*reason)) : Arg::null()});
+}
+
+}  // namespace allot::pg
