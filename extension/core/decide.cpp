@@ -16,7 +16,7 @@ std::optional<Duration> sliding_wait(const LimitRule& rule, const UsageLedger::R
   std::int64_t remaining = used;
   for (auto it = rows.lower_bound(span.from); it != rows.end() && it->first < span.to; ++it) {
     remaining -= it->second;
-    if (remaining + amount <= rule.max)
+    if (remaining <= rule.max - amount)  // amount <= max here: no overflow
       return std::max<Duration>(1, it->first + bucket + rule.per->fixed_micros() - now);
   }
   return std::nullopt;  // not reachable while amount <= max
@@ -31,9 +31,12 @@ std::optional<Duration> wait_for_room(const LimitRule& rule, const UsageLedger& 
     wait = sliding_wait(rule, ledger.rows(key, rule.id), span, used, amount, now);
   else
     wait = next_fixed_window_start(rule, now) - now;
-  // The limit stops applying when its valid range ends.
-  if (wait && rule.valid.upper != kPlusInfinity)
-    wait = std::min<Duration>(*wait, std::max<Duration>(1, rule.valid.upper - now));
+  // The limit stops applying when its valid range ends (just after an
+  // inclusive upper bound).
+  if (wait && rule.valid.upper != kPlusInfinity) {
+    const Timestamp ends = rule.valid.upper + (rule.valid.upper_inclusive ? 1 : 0);
+    wait = std::min<Duration>(*wait, std::max<Duration>(1, ends - now));
+  }
   return wait;
 }
 

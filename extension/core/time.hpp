@@ -25,7 +25,15 @@ struct Interval {
 
   bool has_months() const { return months != 0; }
   // Days are exactly 24 h here: windows are computed in UTC, which has no DST.
-  Duration fixed_micros() const { return days * kMicrosPerDay + micros; }
+  // Saturates at the int64 range for absurd intervals (validated limits
+  // never come near it), so comparing any two intervals is defined.
+  Duration fixed_micros() const {
+    Duration day_part, sum;
+    if (__builtin_mul_overflow(static_cast<Duration>(days), kMicrosPerDay, &day_part) ||
+        __builtin_add_overflow(day_part, micros, &sum))
+      return (days < 0) ? std::numeric_limits<Duration>::min() : std::numeric_limits<Duration>::max();
+    return sum;
+  }
   bool operator==(const Interval& o) const {
     return months == o.months && fixed_micros() == o.fixed_micros();
   }

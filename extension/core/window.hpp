@@ -2,7 +2,7 @@
 // rows its check must add up.
 //
 // Counters are rows (key, limit_id, window_start) -> used.
-//  - total limit:   one row, window_start = the anchor.
+//  - total limit:   one row, window_start = lower(valid) (-infinity if open).
 //  - fixed window:  one row per window; windows are anchored at lower(valid)
 //                   when finite, else 2000-01-01 UTC, and step by `per`
 //                   (calendar months when per has months).
