@@ -1,0 +1,16 @@
+-- Schema for the benchmark scenarios (a fresh database).
+CREATE EXTENSION pg_allot;
+\ir keys.sql
+CREATE TABLE bench_log (txn uuid PRIMARY KEY, voucher int, at timestamptz);
+CREATE TABLE naive_entity (id text PRIMARY KEY, used bigint NOT NULL DEFAULT 0, lim bigint NOT NULL);
+INSERT INTO naive_entity (id, lim)
+  SELECT 'voucher:V' || g, 1000000000 FROM generate_series(1, 100000) g
+  UNION ALL SELECT 'user:U' || g, 1000000000 FROM generate_series(1, 1000000) g
+  UNION ALL SELECT 'shop:S' || g, 1000000000 FROM generate_series(1, 10000) g;
+-- Limits far from being reached: the benchmark measures the cost of
+-- checking and counting, not of denying.
+SELECT allot.set_limit('voucher:*', 1000000000);
+SELECT allot.set_limit('voucher:HOT', 1000000000);
+SELECT allot.set_limit('user:*', 1000000, '1 day');
+SELECT allot.set_limit('shop:*', 1000000, '1 minute', sliding => true);
+VACUUM ANALYZE;
