@@ -43,6 +43,15 @@ CREATE FUNCTION allot._current_window(per interval, sliding boolean, valid tstzr
 COMMENT ON FUNCTION allot._current_window(interval, boolean, tstzrange, timestamptz) IS
   'Internal: the window of a limit holding "at": its start, and the range [rows_from, rows_to) of counter window_start values that make up its usage.';
 
+-- The time the audit views look at: the decision clock (allot.clock_override
+-- when a test pins it, else the transaction's now()).
+CREATE FUNCTION allot._now() RETURNS timestamptz
+  LANGUAGE sql STABLE PARALLEL SAFE
+  AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('allot.clock_override', true), '')::timestamptz,
+                        pg_catalog.now()) $$;
+COMMENT ON FUNCTION allot._now() IS
+  'Internal: the time allot.usage shows windows at (allot.clock_override if set, else now()).';
+
 -------------------------------------------------------------------------------
 -- Tables
 -------------------------------------------------------------------------------
@@ -275,11 +284,11 @@ SELECT c.key,
        coalesce(en.path, 'slow') AS path,
        coalesce(en.rate, 0) AS rate
   FROM allot.limits l
- CROSS JOIN LATERAL allot._current_window(l.per, l.sliding, l.valid, now()) w
+ CROSS JOIN LATERAL allot._current_window(l.per, l.sliding, l.valid, allot._now()) w
   JOIN allot.counters c
     ON c.limit_id = l.id AND c.window_start >= w.rows_from AND c.window_start < w.rows_to
   LEFT JOIN allot.entities en ON en.key = c.key
- WHERE l.valid @> now()
+ WHERE l.valid @> allot._now()
  GROUP BY c.key, l.id, l.max, w.window_start, en.path, en.rate;
 COMMENT ON VIEW allot.usage IS
   'Usage in the current window of every (key, limit) with usage: used, max, remaining, window_start (for sliding limits: now - per), path and recent rate (units/s).';
@@ -367,6 +376,6 @@ GRANT EXECUTE ON FUNCTION allot.set_limit(text, bigint, interval, boolean, tstzr
 GRANT SELECT ON allot.limits, allot.entities, allot.events, allot.usage, allot.violations,
                 allot.stats, allot.txns
   TO allot_auditor, allot_admin;
-GRANT EXECUTE ON FUNCTION allot.verify(), allot._stats(),
+GRANT EXECUTE ON FUNCTION allot.verify(), allot._stats(), allot._now(),
                           allot._current_window(interval, boolean, tstzrange, timestamptz)
   TO allot_auditor, allot_admin;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "key.hpp"
 
 namespace allot {
 namespace {
@@ -13,13 +14,13 @@ Request parse_item(const json& item) {
   if (!item.is_object()) throw BadInput("item must be a JSON object");
   for (const auto& field : item.items())
     if (field.key() != "txn" && field.key() != "keys" && field.key() != "amount")
-      throw BadInput("unknown field \"" + field.key() + "\"");
+      throw BadInput("unknown field " + quote_for_message(field.key()));
   Request r;
   const auto txn = item.find("txn");
   if (txn == item.end() || txn->is_null()) throw BadInput("txn is missing");
   if (!txn->is_string()) throw BadInput("txn must be a UUID string");
   const auto uuid = parse_uuid(txn->get_ref<const std::string&>());
-  if (!uuid) throw BadInput("txn is not a valid UUID: \"" + txn->get<std::string>() + "\"");
+  if (!uuid) throw BadInput("txn is not a valid UUID: " + quote_for_message(txn->get<std::string>()));
   r.txn = *uuid;
 
   const auto keys = item.find("keys");

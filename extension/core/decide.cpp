@@ -1,6 +1,10 @@
 #include "decide.hpp"
 
 #include <algorithm>
+#include <limits>
+
+#include "error.hpp"
+#include "key.hpp"
 
 #include "window.hpp"
 
@@ -49,6 +53,12 @@ LimitCheck check_limit(const std::string& key, const LimitRule& rule, std::int64
   c.key = key;
   c.rule = &rule;
   c.used = ledger.used(key, rule.id, p.check_span.from, p.check_span.to);
+  // An enforced limit with room cannot overflow (used + amount <= max); a
+  // shadow limit counts past max, and could overflow its 64-bit usage.
+  if (rule.mode == Mode::kShadow && c.used > 0 && amount > std::numeric_limits<std::int64_t>::max() - c.used)
+    throw BadInput(ErrorCode::kNumericOutOfRange,
+                   "amount " + std::to_string(amount) + " would overflow the usage counted for " +
+                       quote_for_message(key) + " (limit " + std::to_string(rule.id) + ")");
   // Written to avoid overflow: amount and max are both positive.
   c.has_room = amount <= rule.max && c.used <= rule.max - amount;
   c.counted_start = p.counted_start;

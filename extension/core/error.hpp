@@ -10,7 +10,8 @@ namespace allot {
 enum class ErrorCode {
   kInvalidParameter,  // SQLSTATE 22023 invalid_parameter_value
   kInvalidText,       // SQLSTATE 22P02 invalid_text_representation
-  kOutOfRange,        // SQLSTATE 22008 datetime_field_overflow / 22003
+  kOutOfRange,        // SQLSTATE 22008 datetime_value_out_of_range
+  kNumericOutOfRange, // SQLSTATE 22003 numeric_value_out_of_range
 };
 
 // Bad input from a caller. The message names the problem in words a user of

@@ -89,7 +89,7 @@ std::optional<std::string> split_segments(std::string_view text,
     const std::size_t colon = seg.find(':');
     const std::string where = "segment " + std::to_string(out->size() + 1);
     if (colon == std::string_view::npos)
-      return where + " \"" + std::string(seg) + "\" is not kind:id";
+      return where + " " + quote_for_message(seg) + " is not kind:id";
     out->push_back({seg.substr(0, colon), seg.substr(colon + 1)});
     if (slash == std::string_view::npos) break;
     start = slash + 1;
@@ -112,10 +112,18 @@ std::optional<std::string> key_problem(std::string_view key) {
   return std::nullopt;
 }
 
+std::string quote_for_message(std::string_view text) {
+  constexpr std::size_t kMaxQuoted = 64;
+  if (text.size() <= kMaxQuoted) return "\"" + std::string(text) + "\"";
+  std::size_t cut = kMaxQuoted;
+  // Back off continuation bytes (10xxxxxx) so no character is split.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return "\"" + std::string(text.substr(0, cut)) + "...\"";
+}
+
 void validate_key(std::string_view key, std::string_view what) {
   if (auto p = key_problem(key))
-    throw BadInput("invalid " + std::string(what) + " \"" + std::string(key) +
-                   "\": " + *p);
+    throw BadInput("invalid " + std::string(what) + " " + quote_for_message(key) + ": " + *p);
 }
 
 std::string key_class(std::string_view key) {
@@ -137,13 +145,13 @@ std::string key_class(std::string_view key) {
 ScopeKind parse_scope(std::string_view scope) {
   std::vector<Segment> segments;
   if (auto p = split_segments(scope, &segments))
-    throw BadInput("invalid scope \"" + std::string(scope) + "\": " + *p);
+    throw BadInput("invalid scope " + quote_for_message(scope) + ": " + *p);
   std::size_t stars = 0;
   for (const auto& s : segments) stars += (s.id == "*");
   if (stars == 0) return ScopeKind::kKey;
   if (stars == segments.size()) return ScopeKind::kClass;
-  throw BadInput("invalid scope \"" + std::string(scope) +
-                 "\": a scope is a key or a class; mix of ids and '*' is not supported");
+  throw BadInput("invalid scope " + quote_for_message(scope) +
+                 ": a scope is a key or a class; mix of ids and '*' is not supported");
 }
 
 }  // namespace allot

@@ -1,6 +1,7 @@
 #include "limit_rule.hpp"
 
 #include "error.hpp"
+#include "key.hpp"
 
 namespace allot {
 namespace {
@@ -29,7 +30,7 @@ void validate_limit_shape(std::int64_t max, const std::optional<Interval>& per, 
 Mode parse_mode(const std::string& text) {
   if (text == "enforce") return Mode::kEnforce;
   if (text == "shadow") return Mode::kShadow;
-  throw BadInput("mode must be 'enforce' or 'shadow', got \"" + text + "\"");
+  throw BadInput("mode must be 'enforce' or 'shadow', got " + quote_for_message(text));
 }
 
 const char* mode_name(Mode mode) { return mode == Mode::kEnforce ? "enforce" : "shadow"; }

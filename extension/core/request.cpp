@@ -58,7 +58,7 @@ void validate_keys(const std::vector<std::string>& keys) {
   std::set<std::string_view> seen;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     validate_key(keys[i], "key " + std::to_string(i + 1));
-    if (!seen.insert(keys[i]).second) throw BadInput("duplicate key \"" + keys[i] + "\"");
+    if (!seen.insert(keys[i]).second) throw BadInput("duplicate key " + quote_for_message(keys[i]));
   }
 }
 

@@ -84,8 +84,11 @@ Datum interval_to_datum(const allot::Interval& in) {
 }
 
 Datum duration_to_interval_datum(Duration micros) {
+  // Whole days go to the day field so psql shows "13 days 12:00:00", not
+  // "324:00:00" (in UTC a day is 24 h, so the value is the same).
   allot::Interval iv;
-  iv.micros = micros;
+  iv.days = static_cast<std::int32_t>(micros / kMicrosPerDay);
+  iv.micros = micros % kMicrosPerDay;
   return interval_to_datum(iv);
 }
 

@@ -153,7 +153,8 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
 
   std::map<Uuid, std::size_t> granted_here;  // txn -> index into grants
   std::vector<PendingGrant> grants;
-  std::vector<NewEvent> denials;
+  std::vector<NewEvent> denials;  // audit events (only while log_denials is on)
+  std::uint64_t denied = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const BatchItem& item = items[i];
     if (!item.request) {
@@ -179,6 +180,7 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
     if (!outcome.granted) {
       r.denied_keys = outcome.denied_keys;
       r.retry_after = outcome.retry_after;
+      ++denied;
       if (log_denials())
         denials.push_back({req.txn, now, "deny", req.keys, req.amount, kSlowPath,
                            deny_detail(outcome)});
@@ -233,7 +235,7 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
   insert_events(events);
 
   count(Stat::kGrantsSlow, grants.size() - lost.size());
-  count(Stat::kDenials, denials.size());
+  count(Stat::kDenials, denied);
   return results;
 }
 

@@ -2,10 +2,26 @@
 
 namespace allot::pg::detail {
 
+namespace {
+
+// Copies at most size-1 bytes and never ends inside a UTF-8 character, so
+// a cut message is still valid text for the client.
+void copy_clipped(char* out, std::size_t size, const char* in) {
+  std::size_t n = std::strlen(in);
+  if (n >= size) {
+    n = size - 1;
+    while (n > 0 && (static_cast<unsigned char>(in[n]) & 0xC0) == 0x80) --n;
+  }
+  std::memcpy(out, in, n);
+  out[n] = '\0';
+}
+
+}  // namespace
+
 void remember(CaughtError* out, int sqlstate, const char* message, const char* detail) {
   out->sqlstate = sqlstate;
-  std::strncpy(out->message, message, sizeof(out->message) - 1);
-  std::strncpy(out->detail, detail, sizeof(out->detail) - 1);
+  copy_clipped(out->message, sizeof(out->message), message);
+  copy_clipped(out->detail, sizeof(out->detail), detail);
 }
 
 int sqlstate_of(ErrorCode code) {
@@ -16,6 +32,8 @@ int sqlstate_of(ErrorCode code) {
       return ERRCODE_INVALID_TEXT_REPRESENTATION;
     case ErrorCode::kOutOfRange:
       return ERRCODE_DATETIME_VALUE_OUT_OF_RANGE;
+    case ErrorCode::kNumericOutOfRange:
+      return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
   }
   return ERRCODE_INTERNAL_ERROR;
 }

@@ -375,3 +375,29 @@ TEST(Decide, SlidingRetryWithAmountNearInt64MaxDoesNotOverflow) {
 
 }  // namespace
 }  // namespace allot
+
+namespace allot {
+namespace {
+
+// A shadow limit counts past max; a grant that would overflow its 64-bit
+// usage is refused with a clear out-of-range error instead of wrapping.
+TEST(Decide, ShadowUsageThatWouldOverflowIsAnOutOfRangeError) {
+  const LimitRule rule = test::shadow(test::total_limit(1, "voucher:V1", 10));
+  UsageLedger ledger;
+  ledger.add("voucher:V1", rule.id, place(rule, test::ts(2024, 5, 17)).counted_start, 5);
+  EXPECT_THROW(
+      {
+        try {
+          decide({{"voucher:V1", {&rule}}}, std::numeric_limits<std::int64_t>::max() - 1, ledger,
+                 test::ts(2024, 5, 17));
+        } catch (const BadInput& e) {
+          EXPECT_EQ(e.code(), ErrorCode::kNumericOutOfRange);
+          EXPECT_NE(std::string(e.what()).find("overflow"), std::string::npos);
+          throw;
+        }
+      },
+      BadInput);
+}
+
+}  // namespace
+}  // namespace allot

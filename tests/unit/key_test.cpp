@@ -215,3 +215,28 @@ TEST(Scopes, MalformedScopeIsRejectedNamingTheProblem) {
 
 }  // namespace
 }  // namespace allot
+
+namespace allot {
+namespace {
+
+// Error messages quote at most 64 bytes of a key and never split a UTF-8
+// character, whatever the caller sent.
+TEST(Keys, MessagesQuoteLongKeysShortlyOnACharacterBoundary) {
+  EXPECT_EQ(quote_for_message("voucher:V1"), "\"voucher:V1\"");
+  const std::string long_key = "voucher:" + std::string(63, 'x') + "\xC3\xA9" + "tail";
+  const std::string quoted = quote_for_message(long_key);
+  EXPECT_EQ(quoted, "\"voucher:" + std::string(56, 'x') + "...\"");
+  // Bytes 63-64 are one é: cutting at 64 would split it, so it is dropped.
+  const std::string accents = "voucher:" + std::string(55, 'x') + "\xC3\xA9\xC3\xA9";
+  EXPECT_EQ(quote_for_message(accents), "\"voucher:" + std::string(55, 'x') + "...\"");
+  try {
+    validate_key("voucher:" + std::string(300, 'x'));
+    FAIL() << "over-long key accepted";
+  } catch (const BadInput& e) {
+    EXPECT_NE(std::string(e.what()).find("longer than 256 bytes"), std::string::npos);
+    EXPECT_LT(std::string(e.what()).size(), 160u);
+  }
+}
+
+}  // namespace
+}  // namespace allot
