@@ -29,6 +29,7 @@ unit:
 	ctest --test-dir build-unit --output-on-failure
 
 check:
+	bash tools/install-deps.sh
 	bash tests/harness/run_all.sh
 
 demo:

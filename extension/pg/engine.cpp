@@ -146,9 +146,12 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
     txns.push_back(item.request->txn);
     keys.insert(item.request->keys.begin(), item.request->keys.end());
   }
-  const std::map<Uuid, GrantedTxn> stored = load_granted(txns);
   const RuleBook book(keys, now);
   lock_entities(book.limited_keys(), now);
+  // Look up granted txns only once the locks are held: a session that
+  // waited behind a concurrent redemption of the same txn must see that
+  // grant (and replay it), not the usage it left behind (and deny).
+  const std::map<Uuid, GrantedTxn> stored = load_granted(txns);
   UsageLedger ledger = book.load_usage(now);
 
   std::map<Uuid, std::size_t> granted_here;  // txn -> index into grants

@@ -1,10 +1,11 @@
 // The row-locked (slow, exact) redemption engine. One code path serves
 // allot.redeem (a batch of one) and allot.redeem_many:
 //
-//   1. look up already-granted txns (idempotency);
-//   2. load the limits of every key and key class, pick the applicable ones;
-//   3. lock the entity rows of every limited key, in one global (bytewise)
+//   1. load the limits of every key and key class, pick the applicable ones;
+//   2. lock the entity rows of every limited key, in one global (bytewise)
 //      order, creating missing rows (a new key takes no table lock);
+//   3. look up already-granted txns (idempotency) — after the locks, so a
+//      grant of the same txn that we waited for is seen, not just its usage;
 //   4. load the counter rows the checks need;
 //   5. decide the items in order in memory (core/decide), each grant
 //      counted so the next item sees it;
