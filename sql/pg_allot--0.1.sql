@@ -133,6 +133,8 @@ CREATE TABLE allot.rollup_state (
   rollups    bigint NOT NULL DEFAULT 0
 );
 INSERT INTO allot.rollup_state DEFAULT VALUES;
+COMMENT ON TABLE allot.rollup_state IS
+  'Rollup bookkeeping (one row): the last event seq folded into rates, when, and how many rollups ran.';
 
 -------------------------------------------------------------------------------
 -- Types

@@ -11,7 +11,7 @@
 #   4. regress    make installcheck                     (pg_regress + pg_isolation_regress)
 #   5. pgtap      pg_prove tests/pgtap/*.sql            (if any exist)
 #   6. concurrency  every executable tests/concurrency/*.sh, on that cluster
-#   7. the same concurrency scripts again on a cluster WITHOUT the preload
+#   7. regress, pgtap and concurrency again on a cluster without the preload
 #      (slow path only; the contract says both must be correct)
 # and prints, as its very last line, alone on it:
 #
@@ -211,8 +211,8 @@ done < <(find "$REPO/tests/pgtap" -maxdepth 1 -name '*.sql' -type f 2>/dev/null 
 # fail_not_run REASON : count every cluster suite as failed
 fail_not_run() {
     local reason="$1" s
-    record "regress (make installcheck)" 0 1 "not run: $reason"
-    [ ${#PGTAP_FILES[@]} -gt 0 ] && record "pgtap" 0 1 "not run: $reason"
+    record "regress (make installcheck) [preload]" 0 1 "not run: $reason"
+    [ ${#PGTAP_FILES[@]} -eq 0 ] || record "pgtap (assertions) [preload]" 0 1 "not run: $reason"
     for s in ${CONC_SCRIPTS[@]+"${CONC_SCRIPTS[@]}"}; do
         record "concurrency/$(basename "$s") [preload]" 0 1 "not run: $reason"
     done
@@ -222,6 +222,8 @@ fail_not_run() {
 fail_not_run_no_preload() {
     local reason="$1" s
     [ "${ALLOT_CHECK_NO_PRELOAD:-1}" != 0 ] || return 0
+    record "regress (make installcheck) [no-preload]" 0 1 "not run: $reason"
+    [ ${#PGTAP_FILES[@]} -eq 0 ] || record "pgtap (assertions) [no-preload]" 0 1 "not run: $reason"
     for s in ${CONC_SCRIPTS[@]+"${CONC_SCRIPTS[@]}"}; do
         record "concurrency/$(basename "$s") [no-preload]" 0 1 "not run: $reason"
     done
@@ -256,6 +258,57 @@ run_concurrency() {
     done
 }
 
+# make installcheck (pg_regress + isolation) against cluster $1; $2 labels it.
+run_regress() {
+    local cl="$1" label="$2" t0 off marker rc p f note
+    header "regress [$label]: make installcheck (pg_regress + pg_isolation_regress)"
+    t0=$SECONDS
+    off="$(log_offset "$cl")"
+    marker="$LOGDIR/.installcheck-start"
+    touch "$marker"
+    sleep 1 # so -newer sees diffs written within this second
+    "${MAKE[@]}" installcheck 2>&1 | tee "$LOGDIR/installcheck-$label.log"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" != 0 ] && show_diffs_since "$marker"
+    # PGXS runs pg_isolation_regress only if pg_regress passed. When the
+    # regress part failed, run the isolation part on its own (REGRESS=
+    # empties the regress list) so its tests are counted too.
+    if [ "$rc" != 0 ] && ! grep -q 'isolation_regression' "$LOGDIR/installcheck-$label.log"; then
+        echo
+        echo "(regress part failed; running the isolation part on its own: make installcheck REGRESS=)"
+        touch "$marker"
+        sleep 1
+        "${MAKE[@]}" installcheck REGRESS= 2>&1 | tee -a "$LOGDIR/installcheck-$label.log"
+        [ "${PIPESTATUS[0]}" != 0 ] && show_diffs_since "$marker"
+    fi
+    read -r p f note < <(parse_regress "$LOGDIR/installcheck-$label.log" "$rc")
+    [ "$f" != 0 ] && server_log_since "$cl" "$off"
+    echo "($((SECONDS - t0)) s)"
+    record "regress (make installcheck) [$label]" "$p" "$f" "$note"
+}
+
+# pg_prove on every tests/pgtap/*.sql against cluster $1; $2 labels it.
+run_pgtap() {
+    local cl="$1" label="$2" t0 off rc p f note
+    if [ ${#PGTAP_FILES[@]} -eq 0 ]; then
+        header "pgtap [$label]: no tests/pgtap/*.sql; skipped"
+    else
+        header "pgtap [$label]: pg_prove tests/pgtap/*.sql (${#PGTAP_FILES[@]} files)"
+        t0=$SECONDS
+        ensure_running "$cl"
+        off="$(log_offset "$cl")"
+        q -d postgres -c 'DROP DATABASE IF EXISTS allot_pgtap' -c 'CREATE DATABASE allot_pgtap' \
+            >"$LOGDIR/pgtap-$label.log" 2>&1
+        (cd "$REPO" && pg_prove --nocolor -b "$PG_BINDIR/psql" -d allot_pgtap \
+            "${PGTAP_FILES[@]#"$REPO"/}") 2>&1 | tee -a "$LOGDIR/pgtap-$label.log"
+        rc=${PIPESTATUS[0]}
+        read -r p f note < <(parse_prove "$LOGDIR/pgtap-$label.log" "$rc")
+        [ "$f" != 0 ] && server_log_since "$cl" "$off"
+        echo "($((SECONDS - t0)) s)"
+        record "pgtap (assertions) [$label]" "$p" "$f" "$note"
+    fi
+}
+
 CL1=""
 if [ "$BUILD_OK" != 1 ]; then
     fail_not_run "build failed"
@@ -265,61 +318,22 @@ else
     if ! start_cluster CL1 --preload; then
         fail_not_run "cluster with the preload did not start"
     else
-        # -------------------------------------------------- regress ----
-        header "regress: make installcheck (pg_regress + pg_isolation_regress)"
-        t0=$SECONDS
-        off="$(log_offset "$CL1")"
-        marker="$LOGDIR/.installcheck-start"
-        touch "$marker"
-        sleep 1 # so -newer sees diffs written within this second
-        "${MAKE[@]}" installcheck 2>&1 | tee "$LOGDIR/installcheck.log"
-        rc=${PIPESTATUS[0]}
-        [ "$rc" != 0 ] && show_diffs_since "$marker"
-        # PGXS runs pg_isolation_regress only if pg_regress passed. When the
-        # regress part failed, run the isolation part on its own (REGRESS=
-        # empties the regress list) so its tests are counted too.
-        if [ "$rc" != 0 ] && ! grep -q 'isolation_regression' "$LOGDIR/installcheck.log"; then
-            echo
-            echo "(regress part failed; running the isolation part on its own: make installcheck REGRESS=)"
-            touch "$marker"
-            sleep 1
-            "${MAKE[@]}" installcheck REGRESS= 2>&1 | tee -a "$LOGDIR/installcheck.log"
-            [ "${PIPESTATUS[0]}" != 0 ] && show_diffs_since "$marker"
-        fi
-        read -r p f note < <(parse_regress "$LOGDIR/installcheck.log" "$rc")
-        [ "$f" != 0 ] && server_log_since "$CL1" "$off"
-        echo "($((SECONDS - t0)) s)"
-        record "regress (make installcheck)" "$p" "$f" "$note"
-
-        # ---------------------------------------------------- pgtap ----
-        if [ ${#PGTAP_FILES[@]} -eq 0 ]; then
-            header "pgtap: no tests/pgtap/*.sql; skipped"
-        else
-            header "pgtap: pg_prove tests/pgtap/*.sql (${#PGTAP_FILES[@]} files)"
-            t0=$SECONDS
-            ensure_running "$CL1"
-            off="$(log_offset "$CL1")"
-            q -d postgres -c 'DROP DATABASE IF EXISTS allot_pgtap' -c 'CREATE DATABASE allot_pgtap' \
-                >"$LOGDIR/pgtap.log" 2>&1
-            (cd "$REPO" && pg_prove --nocolor -b "$PG_BINDIR/psql" -d allot_pgtap \
-                "${PGTAP_FILES[@]#"$REPO"/}") 2>&1 | tee -a "$LOGDIR/pgtap.log"
-            rc=${PIPESTATUS[0]}
-            read -r p f note < <(parse_prove "$LOGDIR/pgtap.log" "$rc")
-            [ "$f" != 0 ] && server_log_since "$CL1" "$off"
-            echo "($((SECONDS - t0)) s)"
-            record "pgtap (assertions)" "$p" "$f" "$note"
-        fi
+        run_regress "$CL1" preload
+        run_pgtap "$CL1" preload
 
         # ---------------------------------------------- concurrency ----
         run_concurrency "$CL1" preload 1
     fi
     stop_clusters
 
-    # ------------------------------------ concurrency without preload ----
-    if [ "${ALLOT_CHECK_NO_PRELOAD:-1}" != 0 ] && [ ${#CONC_SCRIPTS[@]} -gt 0 ]; then
+    # ------------------------- every SQL-level suite without preload ----
+    # API.md: without shared_preload_libraries everything still works.
+    if [ "${ALLOT_CHECK_NO_PRELOAD:-1}" != 0 ]; then
         header "cluster: start (no shared_preload_libraries: slow path only)"
         CL2=""
         if start_cluster CL2; then
+            run_regress "$CL2" no-preload
+            run_pgtap "$CL2" no-preload
             run_concurrency "$CL2" no-preload 0
         else
             fail_not_run_no_preload "cluster without the preload did not start"
