@@ -25,6 +25,9 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$here/setup.sql" >/dev/null
 declare -A tps
 run() {  # scenario clients
     local out
+    # Each run starts right after a checkpoint, so none of them pays for
+    # the setup's bulk load or for another run's dirty pages.
+    psql -X -q -c CHECKPOINT
     out="$(pgbench -n -M prepared -T "$seconds" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" \
            -f "$here/pgbench/$1.sql" 2>&1)" || { echo "$out" >&2; exit 1; }
     tps[$1,$2]="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)"
