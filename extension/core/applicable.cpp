@@ -11,8 +11,10 @@ std::vector<const LimitRule*> applicable_rules(std::string_view key, std::string
   std::vector<const LimitRule*> by_class;
   for (const LimitRule& rule : candidates) {
     if (!rule.valid.contains(now)) continue;
-    if (rule.scope == key) exact.push_back(&rule);
-    else if (rule.scope == key_class) by_class.push_back(&rule);
+    if (rule.scope == key)
+      exact.push_back(&rule);
+    else if (rule.scope == key_class)
+      by_class.push_back(&rule);
   }
   std::vector<const LimitRule*> out = exact;
   for (const LimitRule* rule : by_class) {

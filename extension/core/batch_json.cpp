@@ -20,7 +20,8 @@ Request parse_item(const json& item) {
   if (txn == item.end() || txn->is_null()) throw BadInput("txn is missing");
   if (!txn->is_string()) throw BadInput("txn must be a UUID string");
   const auto uuid = parse_uuid(txn->get_ref<const std::string&>());
-  if (!uuid) throw BadInput("txn is not a valid UUID: " + quote_for_message(txn->get<std::string>()));
+  if (!uuid)
+    throw BadInput("txn is not a valid UUID: " + quote_for_message(txn->get<std::string>()));
   r.txn = *uuid;
 
   const auto keys = item.find("keys");
@@ -34,8 +35,7 @@ Request parse_item(const json& item) {
 
   const auto amount = item.find("amount");
   if (amount != item.end() && !amount->is_null()) {
-    if (!amount->is_number_integer())
-      throw BadInput("amount must be an integer");
+    if (!amount->is_number_integer()) throw BadInput("amount must be an integer");
     if (amount->is_number_unsigned() && amount->get<std::uint64_t>() > INT64_MAX)
       throw BadInput("amount is too large");
     r.amount = amount->get<std::int64_t>();

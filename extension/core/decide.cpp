@@ -14,8 +14,8 @@ namespace {
 // Earliest wait after which a sliding limit has room: buckets leave the
 // check span oldest first; bucket s stops counting at s + bucket + per.
 std::optional<Duration> sliding_wait(const LimitRule& rule, const UsageLedger::Rows& rows,
-                                     const StartSpan& span, std::int64_t used,
-                                     std::int64_t amount, Timestamp now) {
+                                     const StartSpan& span, std::int64_t used, std::int64_t amount,
+                                     Timestamp now) {
   const Duration bucket = sliding_bucket_length(*rule.per);
   std::int64_t remaining = used;
   for (auto it = rows.lower_bound(span.from); it != rows.end() && it->first < span.to; ++it) {
@@ -55,7 +55,8 @@ LimitCheck check_limit(const std::string& key, const LimitRule& rule, std::int64
   c.used = ledger.used(key, rule.id, p.check_span.from, p.check_span.to);
   // An enforced limit with room cannot overflow (used + amount <= max); a
   // shadow limit counts past max, and could overflow its 64-bit usage.
-  if (rule.mode == Mode::kShadow && c.used > 0 && amount > std::numeric_limits<std::int64_t>::max() - c.used)
+  if (rule.mode == Mode::kShadow && c.used > 0 &&
+      amount > std::numeric_limits<std::int64_t>::max() - c.used)
     throw BadInput(ErrorCode::kNumericOutOfRange,
                    "amount " + std::to_string(amount) + " would overflow the usage counted for " +
                        quote_for_message(key) + " (limit " + std::to_string(rule.id) + ")");
@@ -77,8 +78,10 @@ Outcome decide(const std::vector<KeyRules>& keys_rules, std::int64_t amount,
       LimitCheck c = check_limit(kr.key, *rule, amount, ledger, now);
       if (!c.has_room && rule->mode == Mode::kEnforce) {
         key_denied = true;
-        if (c.wait) longest_wait = std::max(longest_wait, *c.wait);
-        else waiting_helps = false;
+        if (c.wait)
+          longest_wait = std::max(longest_wait, *c.wait);
+        else
+          waiting_helps = false;
       }
       out.checks.push_back(std::move(c));
     }

@@ -22,9 +22,9 @@ struct KeyRules {
 struct LimitCheck {
   std::string key;
   const LimitRule* rule = nullptr;
-  std::int64_t used = 0;       // units counted in the check span
-  bool has_room = false;       // used + amount <= max
-  Timestamp counted_start = 0; // where a grant is counted
+  std::int64_t used = 0;        // units counted in the check span
+  bool has_room = false;        // used + amount <= max
+  Timestamp counted_start = 0;  // where a grant is counted
   // How long until this limit has room for amount; nullopt when waiting
   // cannot help (total limit, or amount > max). Meaningless when has_room.
   std::optional<Duration> wait;
@@ -35,9 +35,9 @@ LimitCheck check_limit(const std::string& key, const LimitRule& rule, std::int64
 
 struct Outcome {
   bool granted = false;
-  std::vector<std::string> denied_keys;        // keys with an enforced limit out of room
-  std::optional<Duration> retry_after;         // set only when denied and waiting helps
-  std::vector<LimitCheck> checks;              // every (key, limit), in key order
+  std::vector<std::string> denied_keys;  // keys with an enforced limit out of room
+  std::optional<Duration> retry_after;   // set only when denied and waiting helps
+  std::vector<LimitCheck> checks;        // every (key, limit), in key order
 };
 
 // Pure: does not change the ledger. keys_rules lists every key of the

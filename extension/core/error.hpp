@@ -8,20 +8,18 @@
 namespace allot {
 
 enum class ErrorCode {
-  kInvalidParameter,  // SQLSTATE 22023 invalid_parameter_value
-  kInvalidText,       // SQLSTATE 22P02 invalid_text_representation
-  kOutOfRange,        // SQLSTATE 22008 datetime_value_out_of_range
-  kNumericOutOfRange, // SQLSTATE 22003 numeric_value_out_of_range
+  kInvalidParameter,   // SQLSTATE 22023 invalid_parameter_value
+  kInvalidText,        // SQLSTATE 22P02 invalid_text_representation
+  kOutOfRange,         // SQLSTATE 22008 datetime_value_out_of_range
+  kNumericOutOfRange,  // SQLSTATE 22003 numeric_value_out_of_range
 };
 
 // Bad input from a caller. The message names the problem in words a user of
 // the SQL API understands ("key 2 \"voucher:\": empty id in segment 1").
 class BadInput : public std::runtime_error {
  public:
-  BadInput(ErrorCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
-  explicit BadInput(const std::string& message)
-      : BadInput(ErrorCode::kInvalidParameter, message) {}
+  BadInput(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  explicit BadInput(const std::string& message) : BadInput(ErrorCode::kInvalidParameter, message) {}
   ErrorCode code() const { return code_; }
 
  private:

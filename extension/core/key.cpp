@@ -20,10 +20,17 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   std::size_t len;
   std::uint32_t cp;
   if (c0 < 0x80) return 1;
-  if ((c0 & 0xE0) == 0xC0) { len = 2; cp = c0 & 0x1F; }
-  else if ((c0 & 0xF0) == 0xE0) { len = 3; cp = c0 & 0x0F; }
-  else if ((c0 & 0xF8) == 0xF0) { len = 4; cp = c0 & 0x07; }
-  else return 0;
+  if ((c0 & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c0 & 0x1F;
+  } else if ((c0 & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c0 & 0x0F;
+  } else if ((c0 & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c0 & 0x07;
+  } else
+    return 0;
   if (i + len > s.size()) return 0;
   for (std::size_t k = 1; k < len; ++k) {
     const auto c = static_cast<unsigned char>(s[i + k]);
@@ -45,8 +52,7 @@ std::optional<std::string> kind_problem(std::string_view kind) {
   if (!is_kind_start(static_cast<unsigned char>(kind[0])))
     return std::string("kind must start with a lowercase letter a-z");
   for (unsigned char c : kind)
-    if (!is_kind_char(c))
-      return std::string("kind may contain only a-z, 0-9 and _");
+    if (!is_kind_char(c)) return std::string("kind may contain only a-z, 0-9 and _");
   return std::nullopt;
 }
 
@@ -54,8 +60,7 @@ std::optional<std::string> kind_problem(std::string_view kind) {
 // it separately in key_problem.
 std::optional<std::string> id_problem(std::string_view id) {
   if (id.empty()) return std::string("empty id");
-  if (id.size() > kMaxIdBytes)
-    return "id longer than " + std::to_string(kMaxIdBytes) + " bytes";
+  if (id.size() > kMaxIdBytes) return "id longer than " + std::to_string(kMaxIdBytes) + " bytes";
   for (std::size_t i = 0; i < id.size();) {
     const auto c = static_cast<unsigned char>(id[i]);
     if (c < 0x20 || c == 0x7F) return std::string("id contains a control character");
@@ -74,11 +79,9 @@ struct Segment {
 
 // Splits on '/' and ':'; reports structural problems (segment count, missing
 // ':'), leaving the content checks to kind_problem / id_problem.
-std::optional<std::string> split_segments(std::string_view text,
-                                          std::vector<Segment>* out) {
+std::optional<std::string> split_segments(std::string_view text, std::vector<Segment>* out) {
   if (text.empty()) return std::string("empty key");
-  if (text.size() > kMaxKeyBytes)
-    return "longer than " + std::to_string(kMaxKeyBytes) + " bytes";
+  if (text.size() > kMaxKeyBytes) return "longer than " + std::to_string(kMaxKeyBytes) + " bytes";
   std::size_t start = 0;
   while (true) {
     const std::size_t slash = text.find('/', start);

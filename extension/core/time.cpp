@@ -78,7 +78,8 @@ Timestamp add_scaled(Timestamp ts, const Interval& iv, std::int64_t k) {
     if (d.day > last) d.day = last;
     out = checked_add(checked_mul(days_from_civil(d), kMicrosPerDay), time_of_day);
   }
-  out = checked_add(out, checked_mul(checked_add(checked_mul(iv.days, kMicrosPerDay), iv.micros), k));
+  out =
+      checked_add(out, checked_mul(checked_add(checked_mul(iv.days, kMicrosPerDay), iv.micros), k));
   if (out == kMinusInfinity || out == kPlusInfinity) out_of_range();
   return out;
 }

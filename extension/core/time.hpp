@@ -31,7 +31,8 @@ struct Interval {
     Duration day_part, sum;
     if (__builtin_mul_overflow(static_cast<Duration>(days), kMicrosPerDay, &day_part) ||
         __builtin_add_overflow(day_part, micros, &sum))
-      return (days < 0) ? std::numeric_limits<Duration>::min() : std::numeric_limits<Duration>::max();
+      return (days < 0) ? std::numeric_limits<Duration>::min()
+                        : std::numeric_limits<Duration>::max();
     return sum;
   }
   bool operator==(const Interval& o) const {

@@ -24,14 +24,12 @@ Datum string_to_text(const std::string& s) {
 
 std::vector<std::string> text_array_to_strings(Datum array, const char* what) {
   ArrayType* arr = pg_call([&] { return DatumGetArrayTypeP(array); });
-  if (ARR_NDIM(arr) > 1)
-    throw BadInput(std::string(what) + " must be a one-dimensional array");
+  if (ARR_NDIM(arr) > 1) throw BadInput(std::string(what) + " must be a one-dimensional array");
   Datum* elems = nullptr;
   bool* nulls = nullptr;
   int count = 0;
-  pg_call([&] {
-    deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
-  });
+  pg_call(
+      [&] { deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
   std::vector<std::string> out;
   out.reserve(count);
   for (int i = 0; i < count; ++i) {
@@ -44,8 +42,8 @@ std::vector<std::string> text_array_to_strings(Datum array, const char* what) {
 }
 
 Datum strings_to_text_array(const std::vector<std::string>& strings) {
-  Datum* elems = static_cast<Datum*>(
-      pg_call([&] { return palloc(sizeof(Datum) * (strings.size() + 1)); }));
+  Datum* elems =
+      static_cast<Datum*>(pg_call([&] { return palloc(sizeof(Datum) * (strings.size() + 1)); }));
   for (std::size_t i = 0; i < strings.size(); ++i) elems[i] = string_to_text(strings[i]);
   return pg_call([&] {
     return PointerGetDatum(
@@ -142,11 +140,11 @@ std::string format_timestamp(Timestamp ts) {
   const int micros = static_cast<int>(rest % kMicrosPerSecond);
   char buf[64];
   if (d.year < 1) {  // PostgreSQL writes years before 1 AD with "BC"
-    snprintf(buf, sizeof buf, "%04" PRId64 "-%02d-%02d %02d:%02d:%02d.%06d+00 BC",
-                  1 - d.year, d.month, d.day, hour, minute, second, micros);
+    snprintf(buf, sizeof buf, "%04" PRId64 "-%02d-%02d %02d:%02d:%02d.%06d+00 BC", 1 - d.year,
+             d.month, d.day, hour, minute, second, micros);
   } else {
-    snprintf(buf, sizeof buf, "%04" PRId64 "-%02d-%02d %02d:%02d:%02d.%06d+00", d.year,
-                  d.month, d.day, hour, minute, second, micros);
+    snprintf(buf, sizeof buf, "%04" PRId64 "-%02d-%02d %02d:%02d:%02d.%06d+00", d.year, d.month,
+             d.day, hour, minute, second, micros);
   }
   return buf;
 }

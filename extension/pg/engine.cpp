@@ -36,8 +36,7 @@ class RuleBook {
     std::sort(scopes.begin(), scopes.end());
     scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
     if (!keys.empty()) limits_ = load_limits(scopes, now);
-    for (const auto& [key, cls] : class_of)
-      rules_[key] = applicable_rules(key, cls, limits_, now);
+    for (const auto& [key, cls] : class_of) rules_[key] = applicable_rules(key, cls, limits_, now);
   }
   RuleBook(const RuleBook&) = delete;
 
@@ -109,8 +108,8 @@ ItemResult replay_of(const Request& req, const std::vector<std::string>& sorted,
                      const std::string& stored_path, bool raise_conflicts) {
   ItemResult r;
   if (sorted != stored_keys || req.amount != stored_amount) {
-    const std::string msg = "txn " + format_uuid(req.txn) +
-                            " was already granted with different keys or amount";
+    const std::string msg =
+        "txn " + format_uuid(req.txn) + " was already granted with different keys or amount";
     if (raise_conflicts)
       throw SqlError(ERRCODE_UNIQUE_VIOLATION, msg,
                      "granted: keys " + array_literal(stored_keys) + ", amount " +
@@ -173,8 +172,8 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
     }
     if (auto it = granted_here.find(req.txn); it != granted_here.end()) {
       const NewTxn& first = grants[it->second].txn;
-      results[i] = replay_of(req, sorted, first.sorted_keys, first.amount, first.path,
-                             raise_conflicts);
+      results[i] =
+          replay_of(req, sorted, first.sorted_keys, first.amount, first.path, raise_conflicts);
       continue;
     }
     Outcome outcome = decide(book.for_request(req.keys), req.amount, ledger, now);
@@ -185,15 +184,17 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
       r.retry_after = outcome.retry_after;
       ++denied;
       if (log_denials())
-        denials.push_back({req.txn, now, "deny", req.keys, req.amount, kSlowPath,
-                           deny_detail(outcome)});
+        denials.push_back(
+            {req.txn, now, "deny", req.keys, req.amount, kSlowPath, deny_detail(outcome)});
       continue;
     }
     r.granted = true;
     count_grant(outcome, req.amount, &ledger);
     const std::string counted = counted_json(outcome).dump();
     granted_here[req.txn] = grants.size();
-    grants.push_back({i, outcome, {req.txn, sorted, req.amount, kSlowPath, now, counted},
+    grants.push_back({i,
+                      outcome,
+                      {req.txn, sorted, req.amount, kSlowPath, now, counted},
                       grant_detail(outcome, counted)});
   }
 
@@ -216,8 +217,8 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
     }
     for (const LimitCheck& c : g.outcome.checks)
       deltas[{c.key, c.rule->id, c.counted_start}] += g.txn.amount;
-    events.push_back({g.txn.txn, now, "grant", items[g.item].request->keys, g.txn.amount,
-                      kSlowPath, g.detail});
+    events.push_back(
+        {g.txn.txn, now, "grant", items[g.item].request->keys, g.txn.amount, kSlowPath, g.detail});
   }
   if (!lost.empty()) {
     const std::map<Uuid, GrantedTxn> winners = load_granted(lost);
@@ -225,8 +226,8 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
       auto w = winners.find(g.txn.txn);
       if (w == winners.end()) continue;
       const Request& req = *items[g.item].request;
-      results[g.item] = replay_of(req, g.txn.sorted_keys, w->second.sorted_keys,
-                                  w->second.amount, w->second.path, raise_conflicts);
+      results[g.item] = replay_of(req, g.txn.sorted_keys, w->second.sorted_keys, w->second.amount,
+                                  w->second.path, raise_conflicts);
     }
   }
 
@@ -277,19 +278,19 @@ bool reverse_txn(const Uuid& txn, const std::optional<std::string>& reason) {
   for (const auto& c : counted) {
     const std::string start_text = c.at(2).get<std::string>();
     const Timestamp start = pg_call([&] {
-      return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-                                                     CStringGetDatum(start_text.c_str()),
-                                                     ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+      return DatumGetTimestampTz(
+          DirectFunctionCall3(timestamptz_in, CStringGetDatum(start_text.c_str()),
+                              ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
     });
-    deltas.push_back({c.at(0).get<std::string>(), c.at(1).get<std::int64_t>(), start,
-                      granted->amount});
+    deltas.push_back(
+        {c.at(0).get<std::string>(), c.at(1).get<std::int64_t>(), start, granted->amount});
   }
   subtract_counters(deltas);
   mark_reversed(txn, now, reason);
   nlohmann::json detail = {{"counted", counted}};
   if (reason) detail["reason"] = *reason;
-  insert_events({{txn, now, "reverse", granted->sorted_keys, granted->amount, granted->path,
-                  detail.dump()}});
+  insert_events(
+      {{txn, now, "reverse", granted->sorted_keys, granted->amount, granted->path, detail.dump()}});
   count(Stat::kReversals);
   return true;
 }

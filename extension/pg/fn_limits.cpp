@@ -5,6 +5,7 @@
 #include "../core/window.hpp"
 #include "convert.hpp"
 #include "guard.hpp"
+#include "result.hpp"
 #include "settings.hpp"
 #include "spi.hpp"
 #include "sql_args.hpp"
@@ -51,8 +52,8 @@ Datum allot_set_limit(PG_FUNCTION_ARGS) {
         {TEXTOID, INT8OID, INTERVALOID, BOOLOID, TSTZRANGEOID, TEXTOID});
     SpiSession spi;
     Rows rows = execute(upsert, {string_to_text(scope), Int64GetDatum(max),
-                                 per ? Arg(PG_GETARG_DATUM(2)) : Arg::null(),
-                                 BoolGetDatum(sliding), valid, string_to_text(mode)});
+                                 per ? Arg(PG_GETARG_DATUM(2)) : Arg::null(), BoolGetDatum(sliding),
+                                 valid, string_to_text(mode)});
     const std::int64_t id = rows.get_int64(0, 1);
     spi.finish();
     return Int64GetDatum(id);
@@ -74,8 +75,8 @@ Datum allot_drop_limit(PG_FUNCTION_ARGS) {
         "SELECT count(*)::int4 FROM gone",
         {TEXTOID, TEXTOID, BOOLOID});
     SpiSession spi;
-    Rows rows = execute(drop, {string_to_text(scope), string_to_text(per_identity(per)),
-                               BoolGetDatum(sliding)});
+    Rows rows = execute(
+        drop, {string_to_text(scope), string_to_text(per_identity(per)), BoolGetDatum(sliding)});
     const int32 dropped = DatumGetInt32(rows.datum(0, 1));
     spi.finish();
     return Int32GetDatum(dropped);
@@ -84,9 +85,8 @@ Datum allot_drop_limit(PG_FUNCTION_ARGS) {
 
 PG_FUNCTION_INFO_V1(allot_per_identity);
 Datum allot_per_identity(PG_FUNCTION_ARGS) {
-  return run_guarded([&]() -> Datum {
-    return string_to_text(per_identity(optional_interval(fcinfo, 0)));
-  });
+  return run_guarded(
+      [&]() -> Datum { return string_to_text(per_identity(optional_interval(fcinfo, 0))); });
 }
 
 // (per, sliding, valid, at) -> (window_start, rows_from, rows_to); NULL
@@ -94,12 +94,7 @@ Datum allot_per_identity(PG_FUNCTION_ARGS) {
 PG_FUNCTION_INFO_V1(allot_current_window);
 Datum allot_current_window(PG_FUNCTION_ARGS) {
   return run_guarded([&]() -> Datum {
-    TupleDesc desc = pg_call([&] {
-      TupleDesc d;
-      if (get_call_result_type(fcinfo, nullptr, &d) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "pg_allot: function must return a composite type");
-      return BlessTupleDesc(d);
-    });
+    TupleDesc desc = composite_result_desc(fcinfo);
     Datum values[3] = {0, 0, 0};
     bool nulls[3] = {true, true, true};
     if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2) && !PG_ARGISNULL(3)) {
@@ -115,7 +110,7 @@ Datum allot_current_window(PG_FUNCTION_ARGS) {
       values[2] = TimestampTzGetDatum(w.rows.to);
       nulls[0] = nulls[1] = nulls[2] = false;
     }
-    return pg_call([&] { return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)); });
+    return composite_datum(desc, values, nulls);
   });
 }
 

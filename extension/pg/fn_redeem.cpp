@@ -7,6 +7,7 @@
 #include "convert.hpp"
 #include "engine.hpp"
 #include "guard.hpp"
+#include "result.hpp"
 #include "spi.hpp"
 #include "sql_args.hpp"
 
@@ -19,20 +20,15 @@ namespace {
 void decision_columns(const ItemResult& r, Datum* values, bool* nulls, int first) {
   values[first] = BoolGetDatum(r.granted);
   values[first + 1] = BoolGetDatum(r.replayed);
-  if (r.path.empty()) nulls[first + 2] = true;
-  else values[first + 2] = string_to_text(r.path);
+  if (r.path.empty())
+    nulls[first + 2] = true;
+  else
+    values[first + 2] = string_to_text(r.path);
   values[first + 3] = strings_to_text_array(r.denied_keys);
-  if (r.retry_after) values[first + 4] = duration_to_interval_datum(*r.retry_after);
-  else nulls[first + 4] = true;
-}
-
-TupleDesc result_tupdesc(FunctionCallInfo fcinfo) {
-  return pg_call([&] {
-    TupleDesc desc;
-    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-      elog(ERROR, "pg_allot: function must return a composite type");
-    return BlessTupleDesc(desc);
-  });
+  if (r.retry_after)
+    values[first + 4] = duration_to_interval_datum(*r.retry_after);
+  else
+    nulls[first + 4] = true;
 }
 
 std::string jsonb_text(Datum d) {
@@ -61,32 +57,34 @@ Datum allot_redeem(PG_FUNCTION_ARGS) {
     const std::vector<ItemResult> results = redeem_batch({item}, /*raise_conflicts=*/true);
     spi.finish();
 
-    TupleDesc desc = result_tupdesc(fcinfo);
+    TupleDesc desc = composite_result_desc(fcinfo);
     Datum values[5];
     bool nulls[5] = {false, false, false, false, false};
     decision_columns(results.front(), values, nulls, 0);
-    return pg_call([&] { return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)); });
+    return composite_datum(desc, values, nulls);
   });
 }
 
 PG_FUNCTION_INFO_V1(allot_redeem_many);
 Datum allot_redeem_many(PG_FUNCTION_ARGS) {
   return run_guarded([&]() -> Datum {
-    const std::vector<BatchItem> items = parse_batch(jsonb_text(required_arg(fcinfo, 0, "requests")));
+    const std::vector<BatchItem> items =
+        parse_batch(jsonb_text(required_arg(fcinfo, 0, "requests")));
     SpiSession spi;
     const std::vector<ItemResult> results = redeem_batch(items, /*raise_conflicts=*/false);
     spi.finish();
 
-    pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
-    auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    ResultSet out(fcinfo);
     for (std::size_t i = 0; i < results.size(); ++i) {
       Datum values[7];
       bool nulls[7] = {false, false, false, false, false, false, false};
       values[0] = Int32GetDatum(static_cast<int32>(i));
       decision_columns(results[i], values, nulls, 1);
-      if (results[i].error) values[6] = string_to_text(*results[i].error);
-      else nulls[6] = true;
-      pg_call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+      if (results[i].error)
+        values[6] = string_to_text(*results[i].error);
+      else
+        nulls[6] = true;
+      out.add(values, nulls);
     }
     return Datum(0);
   });
@@ -95,7 +93,8 @@ Datum allot_redeem_many(PG_FUNCTION_ARGS) {
 PG_FUNCTION_INFO_V1(allot_can_redeem);
 Datum allot_can_redeem(PG_FUNCTION_ARGS) {
   return run_guarded([&]() -> Datum {
-    const std::vector<std::string> keys = text_array_to_strings(required_arg(fcinfo, 0, "keys"), "keys");
+    const std::vector<std::string> keys =
+        text_array_to_strings(required_arg(fcinfo, 0, "keys"), "keys");
     validate_keys(keys);
     const std::int64_t amount = DatumGetInt64(required_arg(fcinfo, 1, "amount"));
     validate_amount(amount);
@@ -104,8 +103,7 @@ Datum allot_can_redeem(PG_FUNCTION_ARGS) {
     const std::vector<KeyCheckRow> rows = check_keys(keys, amount);
     spi.finish();
 
-    pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
-    auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    ResultSet out(fcinfo);
     for (const KeyCheckRow& row : rows) {
       Datum values[5];
       bool nulls[5] = {false, false, false, false, false};
@@ -113,9 +111,11 @@ Datum allot_can_redeem(PG_FUNCTION_ARGS) {
       values[1] = Int64GetDatum(row.limit_id);
       values[2] = BoolGetDatum(row.allowed);
       values[3] = Int64GetDatum(row.remaining);
-      if (row.retry_after) values[4] = duration_to_interval_datum(*row.retry_after);
-      else nulls[4] = true;
-      pg_call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+      if (row.retry_after)
+        values[4] = duration_to_interval_datum(*row.retry_after);
+      else
+        nulls[4] = true;
+      out.add(values, nulls);
     }
     return Datum(0);
   });

@@ -1,5 +1,6 @@
 // SQL entry points behind allot.stats.
 #include "guard.hpp"
+#include "result.hpp"
 #include "stats.hpp"
 
 using namespace allot::pg;
@@ -9,24 +10,18 @@ extern "C" {
 PG_FUNCTION_INFO_V1(allot_stats);
 Datum allot_stats(PG_FUNCTION_ARGS) {
   return run_guarded([&]() -> Datum {
-    TupleDesc desc = pg_call([&] {
-      TupleDesc d;
-      if (get_call_result_type(fcinfo, nullptr, &d) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "pg_allot: function must return a composite type");
-      return BlessTupleDesc(d);
-    });
+    TupleDesc desc = composite_result_desc(fcinfo);
     constexpr int kColumns = 11;
     Datum values[kColumns] = {};
     bool nulls[kColumns];
     for (bool& n : nulls) n = !stats_available();
-    const Stat order[] = {Stat::kGrantsFast, Stat::kGrantsSlow, Stat::kDenials,
-                          Stat::kReplays,    Stat::kReversals,  Stat::kPromotions,
-                          Stat::kDemotions,  Stat::kRollups};
+    const Stat order[] = {Stat::kGrantsFast, Stat::kGrantsSlow, Stat::kDenials,   Stat::kReplays,
+                          Stat::kReversals,  Stat::kPromotions, Stat::kDemotions, Stat::kRollups};
     for (int i = 0; i < 8; ++i) values[i] = Int64GetDatum(static_cast<int64>(stat_value(order[i])));
     // Shared-memory keys belong to the fast path, which is not built yet.
     nulls[8] = nulls[9] = true;
     values[10] = TimestampTzGetDatum(stats_since());
-    return pg_call([&] { return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)); });
+    return composite_datum(desc, values, nulls);
   });
 }
 

@@ -42,8 +42,7 @@ void define_settings() {
       "Grants and reversals are always logged; denials are logged while this is on.",
       &g_log_denials, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
-      "allot.clock_override",
-      "Testing only: the time pg_allot decides at, instead of the clock.",
+      "allot.clock_override", "Testing only: the time pg_allot decides at, instead of the clock.",
       "Empty (the default) means the real clock. Lets tests pin window boundaries.",
       &g_clock_override, "", PGC_SUSET, 0, check_clock_override, nullptr, nullptr);
   MarkGUCPrefixReserved("allot");
@@ -54,8 +53,9 @@ bool log_denials() { return g_log_denials; }
 Timestamp decision_time() {
   if (g_clock_override == nullptr || g_clock_override[0] == '\0') return GetCurrentTimestamp();
   return pg_call([] {
-    return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(g_clock_override),
-                                                   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    return DatumGetTimestampTz(
+        DirectFunctionCall3(timestamptz_in, CStringGetDatum(g_clock_override),
+                            ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
   });
 }
 

@@ -11,10 +11,11 @@ SPIPlanPtr Statement::plan() {
     // Generic plans: our statements are small, index-driven and the same
     // plan is right for every parameter value, so re-planning each call
     // with the values (custom plans) is wasted work (~25% of a redeem).
-    SPIPlanPtr p = SPI_prepare_cursor(sql_, static_cast<int>(arg_types_.size()),
-                                      arg_types_.data(), CURSOR_OPT_GENERIC_PLAN);
+    SPIPlanPtr p = SPI_prepare_cursor(sql_, static_cast<int>(arg_types_.size()), arg_types_.data(),
+                                      CURSOR_OPT_GENERIC_PLAN);
     if (p == nullptr)
-      elog(ERROR, "pg_allot: could not prepare \"%s\": %s", sql_, SPI_result_code_string(SPI_result));
+      elog(ERROR, "pg_allot: could not prepare \"%s\": %s", sql_,
+           SPI_result_code_string(SPI_result));
     if (SPI_keepplan(p) != 0) elog(ERROR, "pg_allot: could not keep plan for \"%s\"", sql_);
     return p;
   });
@@ -59,7 +60,9 @@ std::int64_t Rows::get_int64(std::uint64_t row, int column) const {
   return DatumGetInt64(datum(row, column));
 }
 
-bool Rows::get_bool(std::uint64_t row, int column) const { return DatumGetBool(datum(row, column)); }
+bool Rows::get_bool(std::uint64_t row, int column) const {
+  return DatumGetBool(datum(row, column));
+}
 
 std::string Rows::get_text(std::uint64_t row, int column) const {
   return text_to_string(datum(row, column));

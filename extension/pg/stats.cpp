@@ -23,7 +23,8 @@ void on_shmem_startup() {
   if (g_prev_startup_hook) g_prev_startup_hook();
   bool found = false;
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-  g_stats = static_cast<SharedStats*>(ShmemInitStruct("pg_allot stats", sizeof(SharedStats), &found));
+  g_stats =
+      static_cast<SharedStats*>(ShmemInitStruct("pg_allot stats", sizeof(SharedStats), &found));
   if (!found) {
     for (auto& c : g_stats->counters) pg_atomic_init_u64(&c, 0);
     g_stats->since = GetCurrentTimestamp();

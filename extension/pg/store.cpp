@@ -7,34 +7,32 @@
 namespace allot::pg {
 namespace {
 
-Datum uuid_array(const std::vector<Uuid>& uuids) {
-  Datum* elems = static_cast<Datum*>(
-      pg_call([&] { return palloc(sizeof(Datum) * (uuids.size() + 1)); }));
-  for (std::size_t i = 0; i < uuids.size(); ++i) elems[i] = uuid_to_datum(uuids[i]);
+// A one-dimensional array Datum of `values`, each turned into a Datum by
+// `to_datum`; elem_* describe the element type as construct_array wants.
+template <typename T, typename ToDatum>
+Datum make_array(const std::vector<T>& values, Oid elem_type, int elem_len, bool elem_byval,
+                 char elem_align, ToDatum to_datum) {
+  Datum* elems =
+      static_cast<Datum*>(pg_call([&] { return palloc(sizeof(Datum) * (values.size() + 1)); }));
+  for (std::size_t i = 0; i < values.size(); ++i) elems[i] = to_datum(values[i]);
   return pg_call([&] {
-    return PointerGetDatum(construct_array(elems, static_cast<int>(uuids.size()), UUIDOID,
-                                           UUID_LEN, false, TYPALIGN_CHAR));
+    return PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), elem_type,
+                                           elem_len, elem_byval, elem_align));
   });
+}
+
+Datum uuid_array(const std::vector<Uuid>& uuids) {
+  return make_array(uuids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, uuid_to_datum);
 }
 
 Datum int64_array(const std::vector<std::int64_t>& values) {
-  Datum* elems = static_cast<Datum*>(
-      pg_call([&] { return palloc(sizeof(Datum) * (values.size() + 1)); }));
-  for (std::size_t i = 0; i < values.size(); ++i) elems[i] = Int64GetDatum(values[i]);
-  return pg_call([&] {
-    return PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), INT8OID, 8,
-                                           FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-  });
+  return make_array(values, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                    [](std::int64_t v) { return Int64GetDatum(v); });
 }
 
 Datum timestamp_array(const std::vector<Timestamp>& values) {
-  Datum* elems = static_cast<Datum*>(
-      pg_call([&] { return palloc(sizeof(Datum) * (values.size() + 1)); }));
-  for (std::size_t i = 0; i < values.size(); ++i) elems[i] = TimestampTzGetDatum(values[i]);
-  return pg_call([&] {
-    return PointerGetDatum(construct_array(elems, static_cast<int>(values.size()),
-                                           TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-  });
+  return make_array(values, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                    [](Timestamp v) { return TimestampTzGetDatum(v); });
 }
 
 std::vector<std::string> stored_text_array(const Rows& rows, std::uint64_t row, int column) {
@@ -100,7 +98,8 @@ std::map<std::string, std::string> lock_entities(const std::vector<std::string>&
   std::map<std::string, std::string> out;
   if (sorted_keys.empty()) return out;
   Rows rows = execute(stmt, {strings_to_text_array(sorted_keys), TimestampTzGetDatum(at)});
-  for (std::uint64_t i = 0; i < rows.size(); ++i) out.emplace(rows.get_text(i, 1), rows.get_text(i, 2));
+  for (std::uint64_t i = 0; i < rows.size(); ++i)
+    out.emplace(rows.get_text(i, 1), rows.get_text(i, 2));
   return out;
 }
 
@@ -190,9 +189,9 @@ std::set<Uuid> insert_txns(const std::vector<NewTxn>& txns) {
     ats.push_back(t.at);
     counted.push_back(t.counted_json);
   }
-  Rows rows = execute(stmt, {uuid_array(ids), strings_to_text_array(keys), int64_array(amounts),
-                             strings_to_text_array(paths), timestamp_array(ats),
-                             strings_to_text_array(counted)});
+  Rows rows = execute(
+      stmt, {uuid_array(ids), strings_to_text_array(keys), int64_array(amounts),
+             strings_to_text_array(paths), timestamp_array(ats), strings_to_text_array(counted)});
   for (std::uint64_t i = 0; i < rows.size(); ++i) inserted.insert(datum_to_uuid(rows.datum(i, 1)));
   return inserted;
 }

@@ -166,8 +166,8 @@ TEST(Applicable, ScopesOfOtherKeysAndClassesAreIgnored) {
   const std::vector<LimitRule> limits = {
       total_limit(1, "voucher:V2", 5),
       total_limit(2, "user:*", 5),
-      total_limit(3, "voucher:*", 5),          // the class of a shorter key
-      total_limit(4, "voucher:V1", 5),         // a prefix of the key
+      total_limit(3, "voucher:*", 5),   // the class of a shorter key
+      total_limit(4, "voucher:V1", 5),  // a prefix of the key
       fixed_limit(5, "voucher:*/user:*", 5, test::days(1)),
       total_limit(6, "voucher:V1/user:U2", 5),
       total_limit(7, "voucher:V1/user:U1", 5),

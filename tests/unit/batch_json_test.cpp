@@ -84,13 +84,13 @@ TEST(BatchJson, NonJsonIsInvalidText) {
 }
 
 TEST(BatchJson, InvalidUtf8IsInvalidText) {
-  EXPECT_TRUE(ThrowsBadInput([] { parse_batch("[\"\xFF\"]"); }, ErrorCode::kInvalidText,
-                             "not valid JSON"));
+  EXPECT_TRUE(
+      ThrowsBadInput([] { parse_batch("[\"\xFF\"]"); }, ErrorCode::kInvalidText, "not valid JSON"));
 }
 
 TEST(BatchJson, NonArrayIsRejected) {
-  for (const std::string& text : {kGoodItem, std::string("42"), std::string("\"x\""),
-                                 std::string("null"), std::string("{}")})
+  for (const std::string& text :
+       {kGoodItem, std::string("42"), std::string("\"x\""), std::string("null"), std::string("{}")})
     EXPECT_TRUE(ThrowsBadInput([&] { parse_batch(text); },
                                "requests must be a JSON array of request objects"))
         << "text: " << text;
@@ -104,7 +104,8 @@ TEST(BatchJson, TenThousandItemsAreAllowed) {
 
 TEST(BatchJson, TenThousandAndOneItemsAreRejected) {
   const std::string text = repeated(kGoodItem, 10001);
-  EXPECT_TRUE(ThrowsBadInput([&] { parse_batch(text); }, "too many requests: 10001 (at most 10000)"));
+  EXPECT_TRUE(
+      ThrowsBadInput([&] { parse_batch(text); }, "too many requests: 10001 (at most 10000)"));
 }
 
 // --- bad items --------------------------------------------------------------------
@@ -137,8 +138,7 @@ TEST(BatchJson, NonStringTxnIsBad) {
 }
 
 TEST(BatchJson, MalformedUuidIsBadAndQuoted) {
-  EXPECT_EQ(item_error(R"({"txn": "nope", "keys": ["a:1"]})"),
-            "txn is not a valid UUID: \"nope\"");
+  EXPECT_EQ(item_error(R"({"txn": "nope", "keys": ["a:1"]})"), "txn is not a valid UUID: \"nope\"");
   EXPECT_EQ(item_error(R"({"txn": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", "keys": ["a:1"]})"),
             "txn is not a valid UUID: \"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1\"");
 }

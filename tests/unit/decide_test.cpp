@@ -174,8 +174,7 @@ TEST(RetryAfter, MonthWindowWaitsForTheFirstOfNextMonth) {
   const Timestamp now = ts(2024, 2, 15, 12);
   UsageLedger ledger;
   use(&ledger, "a:1", monthly, 5, now);
-  EXPECT_EQ(decide({{"a:1", {&monthly}}}, 1, ledger, now).retry_after,
-            Wait{ts(2024, 3, 1) - now});
+  EXPECT_EQ(decide({{"a:1", {&monthly}}}, 1, ledger, now).retry_after, Wait{ts(2024, 3, 1) - now});
 }
 
 TEST(RetryAfter, SlidingWaitsUntilTheOldestBucketLeaves) {
@@ -273,9 +272,9 @@ TEST(RetryAfter, CapAppliesToSlidingLimitsToo) {
 // applies at `upper` itself, so the first instant with room is upper + 1µs;
 // retry_after points 1µs too early.
 TEST(RetryAfter, InclusiveUpperBoundEndsOneMicrosecondLater) {
-  const LimitRule daily =
-      with_valid(fixed_limit(1, "a:1", 5, test::days(1)),
-                 valid_between(ts(2024, 5, 1), ts(2024, 5, 17, 15), true, /*upper_inclusive=*/true));
+  const LimitRule daily = with_valid(
+      fixed_limit(1, "a:1", 5, test::days(1)),
+      valid_between(ts(2024, 5, 1), ts(2024, 5, 17, 15), true, /*upper_inclusive=*/true));
   UsageLedger ledger;
   use(&ledger, "a:1", daily, 5, kNow);
   EXPECT_EQ(decide({{"a:1", {&daily}}}, 1, ledger, kNow).retry_after, Wait{2 * kHour + 1});

@@ -32,11 +32,13 @@ TEST(Keys, KindMayHaveDigitsAndUnderscoresAfterTheFirstLetter) {
 }
 
 TEST(Keys, IdsMayBeUtf8) {
-  EXPECT_TRUE(valid("user:J\xC3\xBCrgen"));              // ü, 2 bytes
-  EXPECT_TRUE(valid("shop:\xE6\x97\xA5\xE6\x9C\xAC"));   // 日本, 3 bytes each
-  EXPECT_TRUE(valid("user:\xF0\x9F\x98\x80"));           // emoji, 4 bytes
-  EXPECT_TRUE(valid("user:\xF4\x8F\xBF\xBF"));           // U+10FFFF, the last code point
-  EXPECT_TRUE(valid("user:a\xC2\xA0" "b"));              // U+00A0, first after the C1 block
+  EXPECT_TRUE(valid("user:J\xC3\xBCrgen"));             // ü, 2 bytes
+  EXPECT_TRUE(valid("shop:\xE6\x97\xA5\xE6\x9C\xAC"));  // 日本, 3 bytes each
+  EXPECT_TRUE(valid("user:\xF0\x9F\x98\x80"));          // emoji, 4 bytes
+  EXPECT_TRUE(valid("user:\xF4\x8F\xBF\xBF"));          // U+10FFFF, the last code point
+  EXPECT_TRUE(
+      valid("user:a\xC2\xA0"
+            "b"));  // U+00A0, first after the C1 block
 }
 
 TEST(Keys, IdsMayHoldSpacesAndPunctuation) {
@@ -50,13 +52,9 @@ TEST(Keys, IdMayContainAStarAmongOtherCharacters) {
   EXPECT_TRUE(valid("voucher:**"));
 }
 
-TEST(Keys, KindOfExactly32BytesIsValid) {
-  EXPECT_TRUE(valid(std::string(32, 'k') + ":x"));
-}
+TEST(Keys, KindOfExactly32BytesIsValid) { EXPECT_TRUE(valid(std::string(32, 'k') + ":x")); }
 
-TEST(Keys, IdOfExactly128BytesIsValid) {
-  EXPECT_TRUE(valid("user:" + std::string(128, 'i')));
-}
+TEST(Keys, IdOfExactly128BytesIsValid) { EXPECT_TRUE(valid("user:" + std::string(128, 'i'))); }
 
 TEST(Keys, KeyOfExactly256BytesIsValid) {
   const std::string key = "a:" + std::string(128, 'x') + "/b:" + std::string(123, 'y');
@@ -98,9 +96,7 @@ TEST(Keys, IdOf129BytesIsRejected) {
   EXPECT_EQ(problem("user:" + std::string(129, 'i')), "segment 1: id longer than 128 bytes");
 }
 
-TEST(Keys, ColonInIdIsRejected) {
-  EXPECT_EQ(problem("voucher:V:1"), "segment 1: id contains ':'");
-}
+TEST(Keys, ColonInIdIsRejected) { EXPECT_EQ(problem("voucher:V:1"), "segment 1: id contains ':'"); }
 
 TEST(Keys, SegmentWithoutColonIsRejected) {
   EXPECT_EQ(problem("voucher"), "segment 1 \"voucher\" is not kind:id");
@@ -120,13 +116,13 @@ TEST(Keys, ControlCharactersInIdAreRejected) {
 
 TEST(Keys, InvalidUtf8InIdIsRejected) {
   const char* const kBad[] = {
-      "user:\xFF",              // never a UTF-8 byte
-      "user:\x80",              // continuation byte without a lead
-      "user:a\xC3",             // truncated at the end
-      "user:\xC3(",             // lead byte followed by a non-continuation
-      "user:\xE6\x97",          // 3-byte sequence cut short
-      "user:\xED\xA0\x80",      // UTF-16 surrogate U+D800
-      "user:\xF4\x90\x80\x80",  // U+110000, beyond Unicode
+      "user:\xFF",                  // never a UTF-8 byte
+      "user:\x80",                  // continuation byte without a lead
+      "user:a\xC3",                 // truncated at the end
+      "user:\xC3(",                 // lead byte followed by a non-continuation
+      "user:\xE6\x97",              // 3-byte sequence cut short
+      "user:\xED\xA0\x80",          // UTF-16 surrogate U+D800
+      "user:\xF4\x90\x80\x80",      // U+110000, beyond Unicode
       "user:\xF8\x88\x80\x80\x80",  // 5-byte form
   };
   for (const char* key : kBad)

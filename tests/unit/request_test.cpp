@@ -47,8 +47,8 @@ TEST(Uuid, ParsesNilAndAllOnes) {
 TEST(Uuid, RejectsWrongLengths) {
   EXPECT_EQ(parse_uuid(""), std::nullopt);
   EXPECT_EQ(parse_uuid("{}"), std::nullopt);
-  EXPECT_EQ(parse_uuid("a0eebc999c0b4ef8bb6d6bb9bd380a1"), std::nullopt);     // 31
-  EXPECT_EQ(parse_uuid("a0eebc999c0b4ef8bb6d6bb9bd380a111"), std::nullopt);   // 33
+  EXPECT_EQ(parse_uuid("a0eebc999c0b4ef8bb6d6bb9bd380a1"), std::nullopt);      // 31
+  EXPECT_EQ(parse_uuid("a0eebc999c0b4ef8bb6d6bb9bd380a111"), std::nullopt);    // 33
   EXPECT_EQ(parse_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"), std::nullopt);  // 35
   EXPECT_EQ(parse_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111"), std::nullopt);
 }
@@ -110,8 +110,11 @@ TEST(RequestKeys, SeventeenKeysAreRejected) {
 }
 
 TEST(RequestKeys, DuplicateKeyIsRejectedByName) {
-  EXPECT_TRUE(ThrowsBadInput([] { validate_keys({"a:1", "b:2", "a:1"}); },
-                             "duplicate key \"a:1\""));
+  EXPECT_TRUE(ThrowsBadInput(
+      [] {
+        validate_keys({"a:1", "b:2", "a:1"});
+      },
+      "duplicate key \"a:1\""));
 }
 
 TEST(RequestKeys, KeysDifferingOnlyInCaseAreDistinct) {
@@ -119,8 +122,11 @@ TEST(RequestKeys, KeysDifferingOnlyInCaseAreDistinct) {
 }
 
 TEST(RequestKeys, InvalidKeyMessageNamesItsOneBasedPosition) {
-  EXPECT_TRUE(ThrowsBadInput([] { validate_keys({"a:1", "b:2", "Bad:3"}); },
-                             "invalid key 3 \"Bad:3\": segment 1: kind must start"));
+  EXPECT_TRUE(ThrowsBadInput(
+      [] {
+        validate_keys({"a:1", "b:2", "Bad:3"});
+      },
+      "invalid key 3 \"Bad:3\": segment 1: kind must start"));
   EXPECT_TRUE(ThrowsBadInput([] { validate_keys({""}); }, "invalid key 1 \"\": empty key"));
 }
 

@@ -37,8 +37,8 @@ inline std::string show(Timestamp t) {
   const CivilDate d = civil_from_days(day);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d %02lld:%02lld:%02lld",
-                static_cast<long long>(d.year), d.month, d.day,
-                static_cast<long long>(tod / kHour), static_cast<long long>(tod / kMinute % 60),
+                static_cast<long long>(d.year), d.month, d.day, static_cast<long long>(tod / kHour),
+                static_cast<long long>(tod / kMinute % 60),
                 static_cast<long long>(tod / kSecond % 60));
   std::string out = buf;
   if (tod % kSecond != 0) {
@@ -85,8 +85,7 @@ inline LimitRule fixed_limit(std::int64_t id, std::string scope, std::int64_t ma
   return r;
 }
 
-inline LimitRule sliding_limit(std::int64_t id, std::string scope, std::int64_t max,
-                               Interval per) {
+inline LimitRule sliding_limit(std::int64_t id, std::string scope, std::int64_t max, Interval per) {
   LimitRule r = fixed_limit(id, std::move(scope), max, per);
   r.sliding = true;
   return r;

@@ -62,8 +62,8 @@ TEST(CivilDates, RoundTripOverAWideRangeIncludingNegativeDays) {
 }
 
 TEST(CivilDates, RoundTripFarFromTheEpoch) {
-  for (std::int64_t day : {std::int64_t{-100000000}, std::int64_t{-36524 * 300},
-                           std::int64_t{100000000}}) {
+  for (std::int64_t day :
+       {std::int64_t{-100000000}, std::int64_t{-36524 * 300}, std::int64_t{100000000}}) {
     const CivilDate d = civil_from_days(day);
     EXPECT_EQ(days_from_civil(d), day);
   }
@@ -207,10 +207,16 @@ TEST(AddScaled, OverflowOfMonthPartThrowsOutOfRange) {
 // overflow (UB; UBSan aborts) instead of throwing kOutOfRange. Limits are
 // validated first (<= 1000 years), so SQL cannot reach it today.
 TEST(AddScaled, ExtremeIntervalPartsThrowOutOfRange) {
-  EXPECT_TRUE(ThrowsBadInput([] { add_scaled(0, Interval{0, kInt32Max, 0}, 1); },
-                             ErrorCode::kOutOfRange, "out of range"));
-  EXPECT_TRUE(ThrowsBadInput([] { add_scaled(0, Interval{0, 1, kInt64Max}, 1); },
-                             ErrorCode::kOutOfRange, "out of range"));
+  EXPECT_TRUE(ThrowsBadInput(
+      [] {
+        add_scaled(0, Interval{0, kInt32Max, 0}, 1);
+      },
+      ErrorCode::kOutOfRange, "out of range"));
+  EXPECT_TRUE(ThrowsBadInput(
+      [] {
+        add_scaled(0, Interval{0, 1, kInt64Max}, 1);
+      },
+      ErrorCode::kOutOfRange, "out of range"));
 }
 
 TEST(AddScaled, LargeButRepresentableShiftsSucceed) {

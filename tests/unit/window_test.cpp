@@ -39,7 +39,8 @@ TEST(TotalWindow, UnboundedValidAnchorsWindowsAtTheEpoch) {
 TEST(TotalWindow, FiniteLowerBoundIsTheAnchor) {
   const Timestamp lower = ts(2024, 3, 1, 12);
   for (bool inclusive : {true, false}) {
-    const LimitRule rule = with_valid(total_limit(1, "voucher:V1", 10), valid_from(lower, inclusive));
+    const LimitRule rule =
+        with_valid(total_limit(1, "voucher:V1", 10), valid_from(lower, inclusive));
     const Placement p = place(rule, ts(2024, 5, 17));
     EXPECT_EQ(show(p.counted_start), "2024-03-01 12:00:00");
     EXPECT_TRUE(p.check_span.contains(lower));
@@ -111,8 +112,7 @@ TEST(FixedWindow, TimesBeforeTheAnchorHaveEarlierWindows) {
 
   const LimitRule hourly = fixed_limit(1, "user:U1", 5, test::hours(1));
   EXPECT_EQ(show(start_of(hourly, ts(1999, 12, 31, 23, 30))), "1999-12-31 23:00:00");
-  EXPECT_EQ(show(next_fixed_window_start(hourly, ts(1999, 12, 31, 23, 30))),
-            "2000-01-01 00:00:00");
+  EXPECT_EQ(show(next_fixed_window_start(hourly, ts(1999, 12, 31, 23, 30))), "2000-01-01 00:00:00");
 }
 
 // --- fixed windows by calendar month --------------------------------------
@@ -154,8 +154,8 @@ TEST(MonthWindow, AnchorOnThe31stClampsWithoutDrifting) {
 }
 
 TEST(MonthWindow, AnchorTimeOfDayIsKept) {
-  const LimitRule rule = with_valid(fixed_limit(1, "user:U1", 5, test::months(1)),
-                                    valid_from(ts(2024, 1, 15, 9, 30)));
+  const LimitRule rule =
+      with_valid(fixed_limit(1, "user:U1", 5, test::months(1)), valid_from(ts(2024, 1, 15, 9, 30)));
   EXPECT_EQ(show(start_of(rule, ts(2024, 3, 15, 9, 29))), "2024-02-15 09:30:00");
   EXPECT_EQ(show(start_of(rule, ts(2024, 3, 15, 9, 30))), "2024-03-15 09:30:00");
 }
@@ -250,8 +250,7 @@ TEST(SlidingWindow, OldestCountedBucketStartsJustOverPerAgo) {
 // --- current_window ------------------------------------------------------------
 
 TEST(CurrentWindow, TotalShowsTheAnchor) {
-  const LimitRule rule =
-      with_valid(total_limit(1, "user:U1", 5), valid_from(ts(2024, 1, 1)));
+  const LimitRule rule = with_valid(total_limit(1, "user:U1", 5), valid_from(ts(2024, 1, 1)));
   const CurrentWindow w = current_window(rule, ts(2024, 5, 17));
   EXPECT_EQ(show(w.window_start), "2024-01-01 00:00:00");
   EXPECT_TRUE(w.rows.contains(ts(2024, 1, 1)));
