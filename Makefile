@@ -4,6 +4,7 @@
 #   make / make install   build / install the extension (PGXS)
 #   make installcheck     pg_regress + isolation suites against PGHOST/PGPORT
 #   make unit             GoogleTest unit tests of the pure core (with ASan/UBSan)
+#   make client-test      the C++ client's tests against PGHOST/PGPORT/PGUSER
 #   make check            every test suite on a throwaway cluster (what CI runs)
 #   make demo             the flash-sale demo on a throwaway cluster
 #   make demo-stop        stop the demo's cluster
@@ -12,7 +13,7 @@
 PG_CONFIG ?= pg_config
 EXT = $(MAKE) -C extension PG_CONFIG=$(PG_CONFIG)
 
-.PHONY: all install installcheck unit check demo demo-stop bench clean
+.PHONY: all install installcheck unit client-test check demo demo-stop bench clean
 
 all:
 	$(EXT)
@@ -26,7 +27,14 @@ installcheck:
 unit:
 	cmake -S . -B build-unit -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-unit -j2
-	ctest --test-dir build-unit --output-on-failure
+	ctest --test-dir build-unit -L unit --output-on-failure
+
+# The client library's tests need a running server with the extension
+# installed: PGHOST/PGPORT/PGUSER (e.g. from tests/harness/cluster.sh).
+client-test:
+	cmake -S . -B build-unit -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build-unit -j2
+	ctest --test-dir build-unit -L client --output-on-failure
 
 check:
 	bash tools/install-deps.sh

@@ -10,6 +10,8 @@
 #   3. a throwaway cluster with shared_preload_libraries = 'pg_allot'
 #   4. regress    make installcheck                     (pg_regress + pg_isolation_regress)
 #   5. pgtap      pg_prove tests/pgtap/*.sql            (if any exist)
+#   5b. client    make client-test (ctest -L client: the C++ client's tests)
+#                 and tests/client/run_consumer_test.sh (find_package(allot))
 #   6. concurrency  every executable tests/concurrency/*.sh, on that cluster
 #   7. regress, pgtap and concurrency again on a cluster without the preload
 #      (slow path only; the contract says both must be correct)
@@ -26,6 +28,8 @@
 #   pgtap        one per pgTAP assertion (ok(), is(), ...), not per file;
 #                assertions planned but never run count as failed
 #   concurrency  one per script per cluster (exit 0 = pass)
+#   client       ctest's own count, plus 1 for the consumer script (exit 0 = pass);
+#                on the preload cluster only
 # A suite that cannot run, or exits non-zero without a parsed failure,
 # counts at least 1 failed: a broken suite is never "0 tests, all fine".
 # Exit status: 0 iff nothing failed.
@@ -213,6 +217,8 @@ fail_not_run() {
     local reason="$1" s
     record "regress (make installcheck) [preload]" 0 1 "not run: $reason"
     [ ${#PGTAP_FILES[@]} -eq 0 ] || record "pgtap (assertions) [preload]" 0 1 "not run: $reason"
+    record "client (ctest -L client)" 0 1 "not run: $reason"
+    record "client/run_consumer_test.sh" 0 1 "not run: $reason"
     for s in ${CONC_SCRIPTS[@]+"${CONC_SCRIPTS[@]}"}; do
         record "concurrency/$(basename "$s") [preload]" 0 1 "not run: $reason"
     done
@@ -309,6 +315,48 @@ run_pgtap() {
     fi
 }
 
+# The C++ client (client/, tests/client/) against cluster $1: its GoogleTest
+# suite through `make client-test` (configures and builds build-unit, then
+# ctest -L client; every test makes and drops its own database), then the
+# install + find_package(allot) consumer script as one more test.
+run_client() {
+    local cl="$1" t0 off rc p f note log
+    header "client (ctest -L client): make client-test"
+    t0=$SECONDS
+    ensure_running "$cl"
+    off="$(log_offset "$cl")"
+    log="$LOGDIR/client.log"
+    "${MAKE[@]}" client-test >"$log" 2>&1
+    rc=$?
+    if [ "$rc" = 0 ]; then
+        grep -E 'tests? passed, .* failed out of|Total Test time|No tests were found' "$log" || true
+        echo "(full output: $log)"
+    elif grep -q '^Test project' "$log"; then
+        sed -n '/^Test project/,$p' "$log" \
+            | grep -vE '^ +Start +[0-9]+: |Test +#[0-9]+: .* Passed ' || true
+        echo "(make client-test exited with status $rc; full output: $log)"
+    else
+        echo "make client-test exited with status $rc before ctest ran; last 120 lines of $log:"
+        tail -n 120 "$log"
+    fi
+    read -r p f note < <(parse_ctest "$log" "$rc")
+    [ "$f" != 0 ] && server_log_since "$cl" "$off"
+    echo "($((SECONDS - t0)) s)"
+    record "client (ctest -L client)" "$p" "$f" "$note"
+
+    header "client/run_consumer_test.sh (install + find_package(allot) + link)"
+    t0=$SECONDS
+    (cd "$REPO" && PGDATABASE=postgres bash tests/client/run_consumer_test.sh) 2>&1 \
+        | tee "$LOGDIR/client-consumer.log"
+    rc=${PIPESTATUS[0]}
+    echo "($((SECONDS - t0)) s, exit status $rc)"
+    if [ "$rc" = 0 ]; then
+        record "client/run_consumer_test.sh" 1 0
+    else
+        record "client/run_consumer_test.sh" 0 1 "exit status $rc"
+    fi
+}
+
 CL1=""
 if [ "$BUILD_OK" != 1 ]; then
     fail_not_run "build failed"
@@ -320,6 +368,7 @@ else
     else
         run_regress "$CL1" preload
         run_pgtap "$CL1" preload
+        run_client "$CL1"
 
         # ---------------------------------------------- concurrency ----
         run_concurrency "$CL1" preload 1

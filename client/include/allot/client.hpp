@@ -25,8 +25,8 @@
 namespace allot {
 
 struct RetryPolicy {
-  int max_attempts = 5;                                 // 1 = no retry
-  std::chrono::milliseconds first_backoff{10};          // doubled after each failed attempt
+  int max_attempts = 5;                         // 1 = no retry
+  std::chrono::milliseconds first_backoff{10};  // doubled after each failed attempt
   std::chrono::milliseconds max_backoff{1000};
 };
 
@@ -65,10 +65,11 @@ class Client {
                          std::chrono::microseconds per = std::chrono::microseconds{0},
                          const LimitOptions& options = {});
   // per as a PostgreSQL interval text, for calendar windows: "1 month".
-  std::int64_t set_limit(const std::string& scope, std::int64_t max, const std::string& per_interval,
-                         const LimitOptions& options = {});
+  std::int64_t set_limit(const std::string& scope, std::int64_t max,
+                         const std::string& per_interval, const LimitOptions& options = {});
   int drop_limit(const std::string& scope,
-                 std::chrono::microseconds per = std::chrono::microseconds{0}, bool sliding = false);
+                 std::chrono::microseconds per = std::chrono::microseconds{0},
+                 bool sliding = false);
 
   void set_listeners(Listeners listeners);
   const RetryPolicy& retry_policy() const;

@@ -16,9 +16,9 @@ namespace allot {
 class Uuid {
  public:
   Uuid() = default;
-  static Uuid random();                       // version 4, from a CSPRNG-seeded generator
-  static Uuid parse(std::string_view text);   // throws allot::BadRequest when malformed
-  std::string str() const;                    // canonical lowercase 8-4-4-4-12
+  static Uuid random();                      // version 4, from a CSPRNG-seeded generator
+  static Uuid parse(std::string_view text);  // throws allot::BadRequest when malformed
+  std::string str() const;                   // canonical lowercase 8-4-4-4-12
   const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
   bool operator==(const Uuid& o) const { return bytes_ == o.bytes_; }
   bool operator!=(const Uuid& o) const { return !(*this == o); }
@@ -31,8 +31,8 @@ class Uuid {
 // allot.decision
 struct Decision {
   bool granted = false;
-  bool replayed = false;      // the txn was already granted; nothing new consumed
-  std::string path;           // "fast" | "slow"
+  bool replayed = false;  // the txn was already granted; nothing new consumed
+  std::string path;       // "fast" | "slow"
   std::vector<std::string> denied_keys;
   std::optional<std::chrono::milliseconds> retry_after;  // when waiting may help
 };
