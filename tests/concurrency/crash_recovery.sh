@@ -51,9 +51,16 @@ client() {
     done
 }
 
+# A client backend of the test database. The clients are short-lived psql
+# processes, so at a given instant there may be none: look again for a while.
 backend_pid() {
-    qv "$MAINT" "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid()
-                 ORDER BY random() LIMIT 1" 2>/dev/null || true
+    local pid i
+    for i in $(seq 1 100); do
+        pid="$(q -d "$MAINT" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'
+                                   AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1" 2>/dev/null || true)"
+        [ -n "$pid" ] && { echo "$pid"; return 0; }
+        sleep 0.02
+    done
 }
 
 wait_until_up() {
