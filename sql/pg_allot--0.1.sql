@@ -84,7 +84,7 @@ CREATE TABLE allot.entities (
   path_changed_at timestamptz NOT NULL DEFAULT now()
 ) WITH (fillfactor = 70);  -- room for HOT updates of last_seen and rate
 COMMENT ON TABLE allot.entities IS
-  'Keys that have limits: their path (fast or slow), recent rate (units/s, kept by rollup) and when they were last redeemed.';
+  'Keys that have limits: their path (fast or slow), recent rate (units/s) and when they were last granted (both kept by rollup; last_seen starts as the key''s first appearance).';
 
 -- Usage counted per (key, limit, window). The event log can rebuild it.
 CREATE TABLE allot.counters (
@@ -239,14 +239,14 @@ BEGIN
   -- watermark over seq can miss an event whose transaction commits late;
   -- that only makes a rate slightly low, never a count wrong.
   WITH fresh AS (
-    SELECT k AS key, sum(e.amount)::double precision AS units
+    SELECT k AS key, sum(e.amount)::double precision AS units, max(e.at) AS last_at
       FROM allot.events e, unnest(e.keys) AS k
      WHERE e.seq > st.last_seq AND e.seq <= upto AND e.kind = 'grant'
      GROUP BY k
   ), target AS (
     -- SKIP LOCKED: never wait behind a redemption; a skipped key is
     -- updated by the next rollup. Lock in key order, like redeem.
-    SELECT en.key, coalesce(f.units, 0) AS units
+    SELECT en.key, coalesce(f.units, 0) AS units, f.last_at
       FROM allot.entities en LEFT JOIN fresh f ON f.key = en.key
      WHERE f.key IS NOT NULL OR en.rate > 0
      ORDER BY en.key
@@ -254,7 +254,10 @@ BEGIN
   ), upd AS (
     UPDATE allot.entities en
        SET rate = CASE WHEN t.units = 0 AND en.rate * decay < 1e-6 THEN 0
-                       ELSE en.rate * decay + (t.units / dt) * (1 - decay) END
+                       ELSE en.rate * decay + (t.units / dt) * (1 - decay) END,
+           -- redeem does not write entity rows under READ COMMITTED (it only
+           -- locks them), so the last grant's time comes from the log
+           last_seen = greatest(en.last_seen, t.last_at)
       FROM target t
      WHERE en.key = t.key
     RETURNING 1

@@ -22,7 +22,7 @@ SPIPlanPtr Statement::plan() {
   return plan_;
 }
 
-Rows execute(Statement& stmt, std::initializer_list<Arg> args, bool read_only) {
+Rows execute(Statement& stmt, std::initializer_list<Arg> args, Snap snap) {
   SPIPlanPtr plan = stmt.plan();
   std::vector<Datum> values;
   std::vector<char> nulls;
@@ -35,7 +35,11 @@ Rows execute(Statement& stmt, std::initializer_list<Arg> args, bool read_only) {
   nulls.push_back('\0');
   const char* sql = stmt.sql();
   pg_call([&] {
-    int rc = SPI_execute_plan(plan, values.data(), nulls.data(), read_only, 0);
+    // The snapshot is copied and given the current command id by SPI, so
+    // the statement also sees this transaction's own earlier writes.
+    const Snapshot snapshot = snap == Snap::kAfterLocks ? GetLatestSnapshot() : InvalidSnapshot;
+    int rc = SPI_execute_snapshot(plan, values.data(), nulls.data(), snapshot, InvalidSnapshot,
+                                  /*read_only=*/false, /*fire_triggers=*/true, 0);
     if (rc < 0) elog(ERROR, "pg_allot: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
   });
   return Rows();

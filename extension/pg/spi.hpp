@@ -51,9 +51,23 @@ class Rows {
   std::string get_text(std::uint64_t row, int column) const;
 };
 
+// Which snapshot a statement reads with.
+enum class Snap {
+  // The transaction's: a new one per statement in READ COMMITTED, the
+  // first one in REPEATABLE READ / SERIALIZABLE.
+  kDefault,
+  // The latest committed state, whatever the isolation level (as
+  // PostgreSQL's own foreign-key checks do). For reads that decide under
+  // row locks just taken: the locks guarantee nothing changes what they
+  // protect any more, and this snapshot guarantees seeing every change
+  // made before. Without it a REPEATABLE READ transaction would decide on
+  // usage as of its first snapshot.
+  kAfterLocks,
+};
+
 // Runs the statement; returns its rows (or, for DML without RETURNING, an
 // empty Rows with processed() rows affected).
-Rows execute(Statement& stmt, std::initializer_list<Arg> args, bool read_only = false);
+Rows execute(Statement& stmt, std::initializer_list<Arg> args, Snap snap = Snap::kDefault);
 std::uint64_t processed();
 
 // SPI_connect at construction, SPI_finish by finish(). Deliberately no

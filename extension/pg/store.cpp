@@ -46,7 +46,7 @@ std::map<Uuid, GrantedTxn> load_granted(const std::vector<Uuid>& txns) {
       "SELECT txn, keys, amount, path, counted::text, reversed_at IS NOT NULL "
       "FROM allot.txns WHERE txn = ANY($1)",
       {UUIDARRAYOID});
-  Rows rows = execute(stmt, {uuid_array(txns)}, /*read_only=*/false);
+  Rows rows = execute(stmt, {uuid_array(txns)}, Snap::kAfterLocks);
   std::map<Uuid, GrantedTxn> out;
   for (std::uint64_t i = 0; i < rows.size(); ++i) {
     GrantedTxn g;
@@ -65,7 +65,7 @@ std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes, Times
       "SELECT id, scope, max, per, sliding, valid, mode FROM allot.limits "
       "WHERE scope = ANY($1) AND valid @> $2",
       {TEXTARRAYOID, TIMESTAMPTZOID});
-  Rows rows = execute(stmt, {strings_to_text_array(scopes), TimestampTzGetDatum(at)}, false);
+  Rows rows = execute(stmt, {strings_to_text_array(scopes), TimestampTzGetDatum(at)});
   std::vector<LimitRule> out;
   out.reserve(rows.size());
   for (std::uint64_t i = 0; i < rows.size(); ++i) {
@@ -82,25 +82,20 @@ std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes, Times
   return out;
 }
 
-std::map<std::string, std::string> lock_entities(const std::vector<std::string>& sorted_keys,
-                                                 Timestamp at) {
-  // ON CONFLICT DO UPDATE locks each existing row; rows are inserted and
-  // locked in the order of the ordered SELECT. A brand-new key only takes a
-  // row lock (no table lock). Updating last_seen also makes a concurrent
-  // REPEATABLE READ redemption of the same key fail with a serialization
-  // error instead of deciding on a stale snapshot.
+void lock_entities(const std::vector<std::string>& sorted_keys, Timestamp at) {
+  // INSERT ... ON CONFLICT DO UPDATE ... WHERE false locks each existing row
+  // without writing a new version of it (a hot key's row would otherwise
+  // pile up versions and index entries that every waiter has to walk); rows
+  // are inserted and locked in the order of the ordered SELECT. A brand-new
+  // key only takes a row lock, no table lock. What the lock protects is read
+  // afterwards with the latest snapshot (see kAfterLocks).
   static Statement stmt(
       "INSERT INTO allot.entities AS e (key, last_seen) "
       "SELECT k, $2 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n "
-      "ON CONFLICT (key) DO UPDATE SET last_seen = greatest(e.last_seen, EXCLUDED.last_seen) "
-      "RETURNING e.key, e.path",
+      "ON CONFLICT (key) DO UPDATE SET last_seen = e.last_seen WHERE false",
       {TEXTARRAYOID, TIMESTAMPTZOID});
-  std::map<std::string, std::string> out;
-  if (sorted_keys.empty()) return out;
-  Rows rows = execute(stmt, {strings_to_text_array(sorted_keys), TimestampTzGetDatum(at)});
-  for (std::uint64_t i = 0; i < rows.size(); ++i)
-    out.emplace(rows.get_text(i, 1), rows.get_text(i, 2));
-  return out;
+  if (sorted_keys.empty()) return;
+  execute(stmt, {strings_to_text_array(sorted_keys), TimestampTzGetDatum(at)});
 }
 
 UsageLedger load_counters(const std::vector<CounterSpan>& spans) {
@@ -122,8 +117,10 @@ UsageLedger load_counters(const std::vector<CounterSpan>& spans) {
     from.push_back(s.span.from);
     to.push_back(s.span.to);
   }
-  Rows rows = execute(stmt, {strings_to_text_array(keys), int64_array(ids), timestamp_array(from),
-                             timestamp_array(to)});
+  Rows rows = execute(stmt,
+                      {strings_to_text_array(keys), int64_array(ids), timestamp_array(from),
+                       timestamp_array(to)},
+                      Snap::kAfterLocks);
   for (std::uint64_t i = 0; i < rows.size(); ++i)
     ledger.add(rows.get_text(i, 1), rows.get_int64(i, 2), DatumGetTimestampTz(rows.datum(i, 3)),
                rows.get_int64(i, 4));

@@ -31,9 +31,7 @@ std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes, Times
 
 // Creates missing entity rows and locks all of them, in the order given
 // (callers pass keys sorted bytewise: one global lock order, no deadlocks).
-// Returns each key's path.
-std::map<std::string, std::string> lock_entities(const std::vector<std::string>& sorted_keys,
-                                                 Timestamp at);
+void lock_entities(const std::vector<std::string>& sorted_keys, Timestamp at);
 
 // Loads the counter rows of each (key, limit) inside its check span.
 struct CounterSpan {
