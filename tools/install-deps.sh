@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl
-  libpqxx-dev libgtest-dev nlohmann-json3-dev cmake g++ make
+  libpqxx-dev libgtest-dev nlohmann-json3-dev libhiredis-dev cmake g++ make
 )
 missing=()
 for p in "${packages[@]}"; do

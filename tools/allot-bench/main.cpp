@@ -26,13 +26,23 @@
 #include "chart.hpp"
 #include "timeline.hpp"
 #include "worker.hpp"
+#ifdef ALLOT_BENCH_WITH_REDIS
+#include "redis_backend.hpp"
+#endif
 
 namespace bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
+
+#ifdef ALLOT_BENCH_WITH_REDIS
+constexpr bool kHaveRedis = true;
+#else
+constexpr bool kHaveRedis = false;
+#endif
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -85,36 +95,68 @@ int run(const Options& o) {
   result.seed = seed;
 
   // Connections first: failing here is a setup problem (exit 3), not a
-  // benchmark result.
+  // benchmark result. pg: a monitor connection for the server checks and
+  // one allot::Client per thread; redis: one connection per thread and no
+  // monitor (there is nothing to check on the server).
+  const bool pg = o.backend == Backend::pg;
   std::unique_ptr<Monitor> monitor;
   std::vector<allot::Client> clients;
+#ifdef ALLOT_BENCH_WITH_REDIS
+  std::vector<RedisConnection> redis;
+  const RedisLimits limits = redis_limits(o);
+  if (!workload.hot_key.empty()) result.hot_limit = limits.hot;
+#endif
   try {
-    monitor = std::make_unique<Monitor>(o.dsn);
-    if (o.setup) {
-      allot::Client admin(o.dsn);
-      result.limits_set = apply_limits(admin, *monitor, o);
+    if (pg) {
+      monitor = std::make_unique<Monitor>(o.dsn);
+      if (o.setup) {
+        allot::Client admin(o.dsn);
+        result.limits_set = apply_limits(admin, *monitor, o);
+      }
+      clients.reserve(static_cast<std::size_t>(o.threads));
+      for (int i = 0; i < o.threads; ++i) clients.emplace_back(o.dsn);
+    } else {
+#ifdef ALLOT_BENCH_WITH_REDIS
+      redis.reserve(static_cast<std::size_t>(o.threads));
+      for (int i = 0; i < o.threads; ++i) redis.emplace_back(o.redis_host, o.redis_port);
+#endif
     }
-    clients.reserve(static_cast<std::size_t>(o.threads));
-    for (int i = 0; i < o.threads; ++i) clients.emplace_back(o.dsn);
   } catch (const std::exception& e) {
     std::cerr << "allot-bench: cannot set up the run: " << describe_error(e) << "\n";
     return kExitUnreachable;
   }
 
-  const ServerStats before = monitor->stats();
-  const std::optional<std::int64_t> seq_before = monitor->max_event_seq();
+  ServerStats before;
+  std::int64_t seq_before = 0;
+  bool have_seq_before = false;  // a plain pair: GCC misreads an optional here
+  if (pg) {
+    before = monitor->stats();
+    if (const std::optional<std::int64_t> seq = monitor->max_event_seq()) {
+      seq_before = *seq;
+      have_seq_before = true;
+    }
+  }
   const bool sample_hot =
-      (!o.timeline_file.empty() || !o.chart_file.empty()) && !workload.hot_key.empty();
+      pg && (!o.timeline_file.empty() || !o.chart_file.empty()) && !workload.hot_key.empty();
 
   std::vector<WorkerSlot> slots(static_cast<std::size_t>(o.threads));
   RunControl control(o.requests.value_or(0));
   std::vector<std::thread> threads;
   const std::optional<double> duration = o.effective_duration();
   const Clock::time_point start = Clock::now();
-  for (int i = 0; i < o.threads; ++i)
-    threads.emplace_back(run_worker, std::ref(clients[static_cast<std::size_t>(i)]),
-                         std::cref(workload), o.batch, thread_seed(seed, i),
-                         std::ref(slots[static_cast<std::size_t>(i)]), std::ref(control));
+  for (int i = 0; i < o.threads; ++i) {
+    const auto at = static_cast<std::size_t>(i);
+    if (pg) {
+      threads.emplace_back(run_worker, std::ref(clients[at]), std::cref(workload), o.batch,
+                           thread_seed(seed, i), std::ref(slots[at]), std::ref(control));
+    } else {
+#ifdef ALLOT_BENCH_WITH_REDIS
+      threads.emplace_back(run_redis_worker, std::ref(redis[at]), std::cref(workload),
+                           std::cref(limits), thread_seed(seed, i), std::ref(slots[at]),
+                           std::ref(control));
+#endif
+    }
+  }
 
   ProgressPrinter progress(!o.quiet);
   std::vector<TimelineRow> timeline;
@@ -168,20 +210,23 @@ int run(const Options& o) {
   result.counters = t.counters;
   result.latency = t.latency;
 
-  // Server side, after every worker transaction has committed.
-  const ServerStats after = monitor->stats();
-  if (before.promotions && before.demotions && after.promotions && after.demotions)
-    result.path_flips =
-        (*after.promotions - *before.promotions) + (*after.demotions - *before.demotions);
-  if (seq_before) {
-    result.grant_events = monitor->events_since(*seq_before, "grant");
-    result.deny_events = monitor->events_since(*seq_before, "deny");
+  // Server side, after every worker transaction has committed (pg only:
+  // for redis these stay n/a and do not count against the exit status).
+  if (pg) {
+    const ServerStats after = monitor->stats();
+    if (before.promotions && before.demotions && after.promotions && after.demotions)
+      result.path_flips =
+          (*after.promotions - *before.promotions) + (*after.demotions - *before.demotions);
+    if (have_seq_before) {
+      result.grant_events = monitor->events_since(seq_before, "grant");
+      result.deny_events = monitor->events_since(seq_before, "deny");
+    }
+    if (!workload.hot_key.empty()) {
+      result.hot_used = monitor->used(workload.hot_key);
+      result.hot_limit = monitor->total_limit(workload.hot_key);
+    }
+    result.checks = monitor->checks();
   }
-  if (!workload.hot_key.empty()) {
-    result.hot_used = monitor->used(workload.hot_key);
-    result.hot_limit = monitor->total_limit(workload.hot_key);
-  }
-  result.checks = monitor->checks();
 
   print_report(std::cout, result);
   std::cout.flush();
@@ -217,6 +262,17 @@ int main(int argc, char** argv) {
   if (options.help) {
     std::cout << bench::usage_text("allot-bench");
     return 0;
+  }
+  if (options.list_backends) {
+    std::cout << "pg\n";
+    if (bench::kHaveRedis) std::cout << "redis\n";
+    return 0;
+  }
+  if (options.backend == bench::Backend::redis && !bench::kHaveRedis) {
+    std::cerr << "allot-bench: --backend redis is not available: this allot-bench was built "
+                 "without hiredis\n(install libhiredis-dev and reconfigure with cmake; "
+                 "'allot-bench --backends' lists what a build supports)\n";
+    return bench::kExitUsage;
   }
   try {
     return bench::run(options);

@@ -49,7 +49,33 @@ ScenarioKind parse_scenario(const std::string& v) {
   throw UsageError("--scenario must be zipf, flash, hot or uniform, got '" + v + "'");
 }
 
+Backend parse_backend(const std::string& v) {
+  if (v == "pg") return Backend::pg;
+  if (v == "redis") return Backend::redis;
+  throw UsageError("--backend must be pg or redis, got '" + v + "'");
+}
+
+// "HOST:PORT"; the last ':' splits, so "[::1]:6379" style is not needed for
+// the loopback use it is meant for, but "::1:6379" still parses.
+void parse_redis_address(const std::string& v, Options& o) {
+  const std::size_t colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+    throw UsageError("--redis needs HOST:PORT, got '" + v + "'");
+  o.redis_host = v.substr(0, colon);
+  o.redis_port = parse_int("--redis port", v.substr(colon + 1), 1, 65535);
+}
+
 }  // namespace
+
+const char* to_string(Backend backend) {
+  switch (backend) {
+    case Backend::pg:
+      return "pg";
+    case Backend::redis:
+      return "redis";
+  }
+  return "?";
+}
 
 const char* to_string(ScenarioKind kind) {
   switch (kind) {
@@ -77,6 +103,8 @@ Options parse_options(const std::vector<std::string>& args) {
   // Options taking a value; each setter validates its own value.
   const std::map<std::string, Setter> valued = {
       {"--dsn", [&](const std::string& v) { o.dsn = v; }},
+      {"--backend", [&](const std::string& v) { o.backend = parse_backend(v); }},
+      {"--redis", [&](const std::string& v) { parse_redis_address(v, o); }},
       {"--threads", [&](const std::string& v) { o.threads = parse_int("--threads", v, 1, 1000); }},
       {"--duration",
        [&](const std::string& v) {
@@ -132,8 +160,13 @@ Options parse_options(const std::vector<std::string>& args) {
       {"--chart", [&](const std::string& v) { o.chart_file = v; }},
   };
   const std::map<std::string, bool*> flags = {
-      {"--setup", &o.setup}, {"--reset", &o.reset}, {"--quiet", &o.quiet},
-      {"-q", &o.quiet},      {"--help", &o.help},   {"-h", &o.help},
+      {"--setup", &o.setup},
+      {"--reset", &o.reset},
+      {"--quiet", &o.quiet},
+      {"-q", &o.quiet},
+      {"--help", &o.help},
+      {"-h", &o.help},
+      {"--backends", &o.list_backends},
   };
 
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -158,6 +191,13 @@ Options parse_options(const std::vector<std::string>& args) {
     s->second(*value);
   }
   if (o.reset && !o.setup) throw UsageError("--reset only makes sense with --setup");
+  if (o.backend == Backend::redis) {
+    if (o.setup)
+      throw UsageError(
+          "--setup is for the pg backend; the redis backend passes its limits "
+          "(--limit-*) with every call");
+    if (o.batch > 1) throw UsageError("--batch is for the pg backend (allot.redeem_many)");
+  }
   return o;
 }
 
@@ -168,8 +208,18 @@ Load generator for pg_allot: worker threads, each with its own allot::Client
 (one connection), redeem random keys for a while, then print a report.
 
 Connection and load:
+  --backend NAME         pg (default): pg_allot, allot.redeem per redemption
+                         redis: for comparison, the usual Redis + Lua
+                           multi-key sliding-window limiter: one EVALSHA per
+                           redemption over the same keys (prefixed
+                           "allot-bench:"), each key a ZSET of recent grants;
+                           limits per 60 s sliding window (see Limits). Not
+                           durable, not transactional, no audit log: the
+                           server checks below are n/a. Needs allot-bench
+                           built with hiredis (see --backends)
   --dsn DSN              libpq connection string (default: empty, i.e. the
                          PGHOST/PGPORT/PGUSER/PGDATABASE environment)
+  --redis HOST:PORT      redis backend: the server (default 127.0.0.1:6379)
   --threads N            worker threads, one connection each (default 4)
   --duration SECONDS     run this long (default 10 unless --requests is given)
   --requests N           stop after N redemptions in total (batch items count
@@ -208,6 +258,10 @@ Limits (only with --setup):
                          their usage
   --reset                with --setup: drop those limits first, so the run
                          starts from empty counters
+  The redis backend (no --setup) applies the same numbers to every call, all
+  per 60 s sliding window, a sliding-minute stand-in for the totals and the
+  day (Redis limiters are usually sliding windows): voucher 200, the hot
+  voucher 3000, voucher/user 1, user 5, shop 1500.
 
 Output:
   --json FILE            also write the final report as JSON
@@ -218,6 +272,8 @@ Output:
                          and outcome, and the hot voucher's used against its
                          limit (open it in any browser)
   --quiet, -q            no live progress line
+  --backends             print the backends this build supports, one a line
+                         (redis only when built with hiredis), and exit
   --help, -h             this text
 
 The progress line (stderr, once a second) shows elapsed time, req/s, granted,
@@ -227,8 +283,10 @@ throughput, per-call latency percentiles, path flips (allot.stats promotions
 + demotions during the run), enforced violations and allot.verify() rows.
 
 Exit status: 0 when sound; 1 when allot.violations has enforced rows,
-allot.verify() is not empty, or any call failed; 2 for a bad command line;
-3 when the server cannot be reached or set up.
+allot.verify() is not empty, or any call failed; 2 for a bad command line
+(or --backend redis in a build without hiredis); 3 when the server cannot be
+reached or set up. With --backend redis the server checks are n/a and only
+failed calls make the status 1.
 )";
 }
 

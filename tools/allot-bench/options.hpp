@@ -14,6 +14,13 @@ enum class ScenarioKind { zipf, flash, hot, uniform };
 
 const char* to_string(ScenarioKind kind);
 
+// What decides each redemption: pg_allot (allot.redeem over libpq), or, for
+// comparison, the usual Redis + Lua multi-key sliding-window limiter (one
+// EVALSHA per redemption; see redis_limiter.hpp).
+enum class Backend { pg, redis };
+
+const char* to_string(Backend backend);
+
 // The limits --setup creates; defaults are those of the flash-sale demo.
 struct LimitValues {
   std::int64_t voucher_total = 200;       // voucher:*            total
@@ -24,7 +31,10 @@ struct LimitValues {
 };
 
 struct Options {
-  std::string dsn;  // empty: libpq defaults, i.e. the PG* environment
+  Backend backend = Backend::pg;
+  std::string dsn;                       // empty: libpq defaults, i.e. the PG* environment
+  std::string redis_host = "127.0.0.1";  // --redis HOST:PORT (redis backend)
+  int redis_port = 6379;
   int threads = 4;
   std::optional<double> duration_s;       // when neither this nor requests: 10 s
   std::optional<std::uint64_t> requests;  // total redemptions (batch items) over all threads
@@ -46,6 +56,7 @@ struct Options {
   std::string chart_file;  // --chart: SVG of the timeline
   bool quiet = false;
   bool help = false;
+  bool list_backends = false;  // --backends: print the compiled-in backends and exit
 
   // The run's duration: the given one, 10 s by default, none with only --requests.
   std::optional<double> effective_duration() const;

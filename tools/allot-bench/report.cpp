@@ -51,6 +51,9 @@ std::vector<std::string> failure_reasons(const RunResult& r) {
   std::vector<std::string> why;
   if (r.counters.errors)
     why.push_back(group_digits(r.counters.errors) + " redemptions failed with an error");
+  // Redis keeps no log and has no verify(): nothing more to check (n/a is
+  // not a failure there, unlike a pg check that could not run).
+  if (r.options.backend == Backend::redis) return why;
   if (!r.checks.enforced_violations)
     why.push_back("allot.violations could not be read");
   else if (*r.checks.enforced_violations > 0)
@@ -69,10 +72,13 @@ int exit_status(const RunResult& r) { return failure_reasons(r).empty() ? 0 : 1;
 void print_report(std::ostream& out, const RunResult& r) {
   const Options& o = r.options;
   const Counters& c = r.counters;
+  const bool redis = o.backend == Backend::redis;
   out << "allot-bench: scenario " << to_string(o.scenario) << ", " << o.threads << " threads, "
-      << (o.batch > 1 ? "redeem_many x " + std::to_string(o.batch) : std::string("redeem")) << ", "
-      << o.keys_per_redemption << " keys, " << fixed(r.elapsed_s, 1) << " s, seed " << r.seed
-      << "\n";
+      << (redis ? "redis EVALSHA (" + o.redis_host + ":" + std::to_string(o.redis_port) + ")"
+          : o.batch > 1 ? "redeem_many x " + std::to_string(o.batch)
+                        : std::string("redeem"))
+      << ", " << o.keys_per_redemption << " keys, " << fixed(r.elapsed_s, 1) << " s, seed "
+      << r.seed << "\n";
   if (!r.limits_set.empty()) {
     out << "\nlimits (--setup" << (o.reset ? " --reset" : "") << ")\n";
     for (const std::string& l : r.limits_set) out << "  " << l << "\n";
@@ -80,11 +86,16 @@ void print_report(std::ostream& out, const RunResult& r) {
 
   out << "\nredemptions\n";
   row(out, "attempts", group_digits(c.attempts));
-  row(out, "granted", group_digits(c.granted()),
-      "fast " + group_digits(c.granted_fast) + ", slow " + group_digits(c.granted_slow) +
-          (c.replayed ? ", replays " + group_digits(c.replayed) : ""));
-  row(out, "denied", group_digits(c.denied()),
-      "fast " + group_digits(c.denied_fast) + ", slow " + group_digits(c.denied_slow));
+  if (redis) {
+    row(out, "granted", group_digits(c.granted()), "Lua sliding window, 60 s");
+    row(out, "denied", group_digits(c.denied()), "the script does not say which key");
+  } else {
+    row(out, "granted", group_digits(c.granted()),
+        "fast " + group_digits(c.granted_fast) + ", slow " + group_digits(c.granted_slow) +
+            (c.replayed ? ", replays " + group_digits(c.replayed) : ""));
+    row(out, "denied", group_digits(c.denied()),
+        "fast " + group_digits(c.denied_fast) + ", slow " + group_digits(c.denied_slow));
+  }
   row(out, "errors", group_digits(c.errors), "failed calls " + group_digits(c.failed_calls));
   if (o.uses_hot_voucher()) {
     row(out, "hot " + o.hot_key() + " tried", group_digits(c.hot_attempts),
@@ -116,6 +127,14 @@ void print_report(std::ostream& out, const RunResult& r) {
   row(out, "mean", fixed(h.mean(), 1));
 
   out << "\nserver\n";
+  if (redis) {
+    row(out, "server checks", "n/a",
+        "redis: not durable, not transactional, no audit log, no verify()");
+    const std::vector<std::string> why = failure_reasons(r);
+    out << "\nresult: " << (why.empty() ? "OK" : "FAILED") << "\n";
+    for (const std::string& w : why) out << "  - " << w << "\n";
+    return;
+  }
   row(out, "path flips", opt_text(r.path_flips),
       r.path_flips ? "allot.stats promotions + demotions"
                    : "allot.stats is NULL (no shared_preload_libraries)");
@@ -141,6 +160,7 @@ nlohmann::json report_json(const RunResult& r) {
   const Counters& c = r.counters;
   const Histogram& h = r.latency;
   nlohmann::json j;
+  j["backend"] = to_string(o.backend);
   j["scenario"] = to_string(o.scenario);
   j["threads"] = o.threads;
   j["batch"] = o.batch;
@@ -174,6 +194,8 @@ nlohmann::json report_json(const RunResult& r) {
                 {"granted", c.hot_granted},
                 {"used", opt_json(r.hot_used)},
                 {"limit", opt_json(r.hot_limit)}};
+  // null below means n/a with the redis backend (no server-side checks).
+  j["server_checks"] = o.backend == Backend::redis ? "n/a" : "run";
   j["path_flips"] = opt_json(r.path_flips);
   j["grant_events"] = opt_json(r.grant_events);
   j["deny_events"] = opt_json(r.deny_events);
