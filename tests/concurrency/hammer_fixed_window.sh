@@ -124,10 +124,7 @@ check "rows of allot.verify()" "$verify_rows" 0
 check "rows of allot.violations" "$violations" 0
 
 if [ "$CHECK_FAILS" -gt 0 ]; then
-    echo "details:"
-    q -d "$DB" -P tuples_only=off -P footer=off -F ' | ' -c "SELECT * FROM allot.usage WHERE key = '$V' OR used > 1" | sed 's/^/  usage: /' || true
-    q -d "$DB" -P tuples_only=off -P footer=off -F ' | ' -c 'SELECT * FROM allot.verify() LIMIT 10' | sed 's/^/  verify: /' || true
-    q -d "$DB" -P tuples_only=off -P footer=off -F ' | ' -c 'SELECT * FROM allot.violations LIMIT 10' | sed 's/^/  violation: /' || true
+    show_failure_details "$DB" "key = '$V' OR used > 1"
     echo "FAIL: hammer_fixed_window: $CHECK_FAILS check(s) failed (database $DB kept)"
     exit 1
 fi

@@ -114,6 +114,17 @@ check() {
     fi
 }
 
+# show_failure_details DB USAGE_FILTER: what a failed test leaves for its log:
+# the allot.usage rows matching USAGE_FILTER (an SQL condition), and the
+# first rows of allot.verify() and allot.violations.
+show_failure_details() {
+    local db="$1" filter="$2"
+    echo "details:"
+    q -d "$db" -P tuples_only=off -P footer=off -F ' | ' -c "SELECT * FROM allot.usage WHERE $filter" | sed 's/^/  usage: /' || true
+    q -d "$db" -P tuples_only=off -P footer=off -F ' | ' -c 'SELECT * FROM allot.verify() LIMIT 10' | sed 's/^/  verify: /' || true
+    q -d "$db" -P tuples_only=off -P footer=off -F ' | ' -c 'SELECT * FROM allot.violations LIMIT 10' | sed 's/^/  violation: /' || true
+}
+
 pgbench_run() {
     local db="$1" clients="$2" txns="$3" script="$4" threads log rc
     shift 4
