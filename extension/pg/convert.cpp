@@ -42,13 +42,7 @@ std::vector<std::string> text_array_to_strings(Datum array, const char* what) {
 }
 
 Datum strings_to_text_array(const std::vector<std::string>& strings) {
-  Datum* elems =
-      static_cast<Datum*>(pg_call([&] { return palloc(sizeof(Datum) * (strings.size() + 1)); }));
-  for (std::size_t i = 0; i < strings.size(); ++i) elems[i] = string_to_text(strings[i]);
-  return pg_call([&] {
-    return PointerGetDatum(
-        construct_array(elems, static_cast<int>(strings.size()), TEXTOID, -1, false, TYPALIGN_INT));
-  });
+  return make_array(strings, TEXTOID, -1, false, TYPALIGN_INT, string_to_text);
 }
 
 Uuid datum_to_uuid(Datum d) {
@@ -124,6 +118,13 @@ std::string array_literal(const std::vector<std::string>& strings) {
   }
   out.push_back('}');
   return out;
+}
+
+Timestamp parse_timestamp(const char* text) {
+  return pg_call([&] {
+    return DatumGetTimestampTz(DirectFunctionCall3(
+        timestamptz_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+  });
 }
 
 std::string format_timestamp(Timestamp ts) {

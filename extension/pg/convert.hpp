@@ -9,6 +9,7 @@
 #include "../core/limit_rule.hpp"
 #include "../core/request.hpp"
 #include "../core/time.hpp"
+#include "guard.hpp"
 #include "postgres.hpp"
 
 namespace allot::pg {
@@ -19,6 +20,21 @@ Datum string_to_text(const std::string& s);
 // text[] -> strings. Throws BadInput naming `what` for a NULL element or a
 // multi-dimensional array.
 std::vector<std::string> text_array_to_strings(Datum array, const char* what);
+
+// A one-dimensional array Datum of `values`, each turned into a Datum by
+// `to_datum`; elem_* describe the element type as construct_array wants.
+template <typename T, typename ToDatum>
+Datum make_array(const std::vector<T>& values, Oid elem_type, int elem_len, bool elem_byval,
+                 char elem_align, ToDatum to_datum) {
+  Datum* elems =
+      static_cast<Datum*>(pg_call([&] { return palloc(sizeof(Datum) * (values.size() + 1)); }));
+  for (std::size_t i = 0; i < values.size(); ++i) elems[i] = to_datum(values[i]);
+  return pg_call([&] {
+    return PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), elem_type,
+                                           elem_len, elem_byval, elem_align));
+  });
+}
+
 Datum strings_to_text_array(const std::vector<std::string>& strings);
 
 Uuid datum_to_uuid(Datum d);
@@ -33,6 +49,10 @@ ValidRange datum_to_valid_range(Datum range);  // throws BadInput if empty
 // A PostgreSQL array literal ("{...}") of the strings, quoted so that any
 // printable key survives the round trip.
 std::string array_literal(const std::vector<std::string>& strings);
+
+// Parses timestamptz text as PostgreSQL's input function does (throws
+// PgError on bad input).
+Timestamp parse_timestamp(const char* text);
 
 // ISO 8601 in UTC with microseconds, as stored in event details; it parses
 // back to the same timestamptz.

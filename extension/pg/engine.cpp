@@ -85,8 +85,8 @@ nlohmann::json shadow_json(const Outcome& o) {
   return shadow;
 }
 
-std::string grant_detail(const Outcome& o, const std::string& counted) {
-  nlohmann::json d = {{"counted", nlohmann::json::parse(counted)}};
+std::string grant_detail(const Outcome& o, const nlohmann::json& counted) {
+  nlohmann::json d = {{"counted", counted}};
   nlohmann::json shadow = shadow_json(o);
   if (!shadow.empty()) d["shadow_denied"] = shadow;
   return d.dump();
@@ -190,11 +190,11 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
     }
     r.granted = true;
     count_grant(outcome, req.amount, &ledger);
-    const std::string counted = counted_json(outcome).dump();
+    const nlohmann::json counted = counted_json(outcome);
     granted_here[req.txn] = grants.size();
     grants.push_back({i,
                       outcome,
-                      {req.txn, sorted, req.amount, kSlowPath, now, counted},
+                      {req.txn, sorted, req.amount, kSlowPath, now, counted.dump()},
                       grant_detail(outcome, counted)});
   }
 
@@ -276,12 +276,7 @@ bool reverse_txn(const Uuid& txn, const std::optional<std::string>& reason) {
 
   std::vector<CounterDelta> deltas;
   for (const auto& c : counted) {
-    const std::string start_text = c.at(2).get<std::string>();
-    const Timestamp start = pg_call([&] {
-      return DatumGetTimestampTz(
-          DirectFunctionCall3(timestamptz_in, CStringGetDatum(start_text.c_str()),
-                              ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-    });
+    const Timestamp start = parse_timestamp(c.at(2).get<std::string>().c_str());
     deltas.push_back(
         {c.at(0).get<std::string>(), c.at(1).get<std::int64_t>(), start, granted->amount});
   }

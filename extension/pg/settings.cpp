@@ -1,5 +1,6 @@
 #include "settings.hpp"
 
+#include "convert.hpp"
 #include "guard.hpp"
 #include "postgres.hpp"
 
@@ -52,11 +53,7 @@ bool log_denials() { return g_log_denials; }
 
 Timestamp decision_time() {
   if (g_clock_override == nullptr || g_clock_override[0] == '\0') return GetCurrentTimestamp();
-  return pg_call([] {
-    return DatumGetTimestampTz(
-        DirectFunctionCall3(timestamptz_in, CStringGetDatum(g_clock_override),
-                            ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-  });
+  return parse_timestamp(g_clock_override);
 }
 
 }  // namespace allot::pg

@@ -7,20 +7,6 @@
 namespace allot::pg {
 namespace {
 
-// A one-dimensional array Datum of `values`, each turned into a Datum by
-// `to_datum`; elem_* describe the element type as construct_array wants.
-template <typename T, typename ToDatum>
-Datum make_array(const std::vector<T>& values, Oid elem_type, int elem_len, bool elem_byval,
-                 char elem_align, ToDatum to_datum) {
-  Datum* elems =
-      static_cast<Datum*>(pg_call([&] { return palloc(sizeof(Datum) * (values.size() + 1)); }));
-  for (std::size_t i = 0; i < values.size(); ++i) elems[i] = to_datum(values[i]);
-  return pg_call([&] {
-    return PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), elem_type,
-                                           elem_len, elem_byval, elem_align));
-  });
-}
-
 Datum uuid_array(const std::vector<Uuid>& uuids) {
   return make_array(uuids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, uuid_to_datum);
 }
@@ -117,10 +103,10 @@ UsageLedger load_counters(const std::vector<CounterSpan>& spans) {
     from.push_back(s.span.from);
     to.push_back(s.span.to);
   }
-  Rows rows = execute(stmt,
-                      {strings_to_text_array(keys), int64_array(ids), timestamp_array(from),
-                       timestamp_array(to)},
-                      Snap::kAfterLocks);
+  Rows rows = execute(
+      stmt,
+      {strings_to_text_array(keys), int64_array(ids), timestamp_array(from), timestamp_array(to)},
+      Snap::kAfterLocks);
   for (std::uint64_t i = 0; i < rows.size(); ++i)
     ledger.add(rows.get_text(i, 1), rows.get_int64(i, 2), DatumGetTimestampTz(rows.datum(i, 3)),
                rows.get_int64(i, 4));
