@@ -63,6 +63,25 @@ header() {
     echo "==== $* ===="
 }
 
+# show_ctest_output LOG RC WHAT: what the console shows of a make target
+# that ran ctest (its full output stays in LOG). All passed: ctest's summary.
+# Some failed: ctest's output without the lines of passing tests. ctest never
+# ran (a build error): the end of the log.
+show_ctest_output() {
+    local log="$1" rc="$2" what="$3"
+    if [ "$rc" = 0 ]; then
+        grep -E 'tests? passed, .* failed out of|Total Test time|No tests were found' "$log" || true
+        echo "(full output: $log)"
+    elif grep -q '^Test project' "$log"; then
+        sed -n '/^Test project/,$p' "$log" \
+            | grep -vE '^ +Start +[0-9]+: |Test +#[0-9]+: .* Passed ' || true
+        echo "($what exited with status $rc; full output: $log)"
+    else
+        echo "$what exited with status $rc before ctest ran; last 120 lines of $log:"
+        tail -n 120 "$log"
+    fi
+}
+
 # record SUITE PASSED FAILED [NOTE]
 record() {
     local suite="$1" p="$2" f="$3" note="${4:-}"
@@ -179,20 +198,7 @@ else
     t0=$SECONDS
     "${MAKE[@]}" unit >"$LOGDIR/unit.log" 2>&1
     rc=$?
-    if [ "$rc" = 0 ]; then
-        # all passed: ctest's summary is enough (full output in the log)
-        grep -E 'tests? passed, .* failed out of|Total Test time|No tests were found' \
-            "$LOGDIR/unit.log" || true
-        echo "(full output: $LOGDIR/unit.log)"
-    elif grep -q '^Test project' "$LOGDIR/unit.log"; then
-        # ctest ran: show its output without the lines of passing tests
-        sed -n '/^Test project/,$p' "$LOGDIR/unit.log" \
-            | grep -vE '^ +Start +[0-9]+: |Test +#[0-9]+: .* Passed ' || true
-        echo "(make unit exited with status $rc; full output: $LOGDIR/unit.log)"
-    else
-        echo "make unit exited with status $rc before ctest ran; last 120 lines of $LOGDIR/unit.log:"
-        tail -n 120 "$LOGDIR/unit.log"
-    fi
+    show_ctest_output "$LOGDIR/unit.log" "$rc" "make unit"
     read -r p f note < <(parse_ctest "$LOGDIR/unit.log" "$rc")
     echo "($((SECONDS - t0)) s)"
     record "unit (ctest)" "$p" "$f" "$note"
@@ -328,17 +334,7 @@ run_client() {
     log="$LOGDIR/client.log"
     "${MAKE[@]}" client-test >"$log" 2>&1
     rc=$?
-    if [ "$rc" = 0 ]; then
-        grep -E 'tests? passed, .* failed out of|Total Test time|No tests were found' "$log" || true
-        echo "(full output: $log)"
-    elif grep -q '^Test project' "$log"; then
-        sed -n '/^Test project/,$p' "$log" \
-            | grep -vE '^ +Start +[0-9]+: |Test +#[0-9]+: .* Passed ' || true
-        echo "(make client-test exited with status $rc; full output: $log)"
-    else
-        echo "make client-test exited with status $rc before ctest ran; last 120 lines of $log:"
-        tail -n 120 "$log"
-    fi
+    show_ctest_output "$log" "$rc" "make client-test"
     read -r p f note < <(parse_ctest "$log" "$rc")
     [ "$f" != 0 ] && server_log_since "$cl" "$off"
     echo "($((SECONDS - t0)) s)"
