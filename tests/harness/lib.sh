@@ -20,7 +20,8 @@
 #   check NAME GOT WANT [OP]   record one check (OP: -eq (default), -le,
 #                     -ge); prints it; failures are counted in CHECK_FAILS
 #   pgbench_run DB CLIENTS TXNS SCRIPT_FILE [PGBENCH_ARGS...]
-#                     pgbench -n -M prepared; returns 1 (after printing
+#                     pgbench -n -M prepared, min(CLIENTS, 8) threads
+#                     (PGBENCH_THREADS=N overrides); returns 1 (after printing
 #                     pgbench's output) on a non-zero exit, unprocessed or
 #                     failed transactions. NB: pgbench reads ":name" anywhere
 #                     in a script, even inside quotes, as a variable, so
@@ -128,7 +129,7 @@ show_failure_details() {
 pgbench_run() {
     local db="$1" clients="$2" txns="$3" script="$4" threads log rc
     shift 4
-    threads=$(( clients < 8 ? clients : 8 ))
+    threads="${PGBENCH_THREADS:-$(( clients < 8 ? clients : 8 ))}"
     log="$(mktemp)"
     add_cleanup "rm -f '$log'"
     echo "pgbench: $clients clients x $txns transactions ($((clients * txns)) attempts), $threads threads"
