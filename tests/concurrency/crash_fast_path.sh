@@ -58,6 +58,8 @@ FULL_SPEED_MAX=30      # seconds the last phase may take to spend voucher:FAST
 KEY='voucher:FAST'
 DB=allot_crash_fast_path
 MAINT="${PGDATABASE:-postgres}"
+# A stuck statement fails the test instead of hanging it (clients: 15 s).
+export PGOPTIONS="${PGOPTIONS:-} -c statement_timeout=60s"
 work="$(mktemp -d)"
 add_cleanup "rm -rf '$work'"
 
@@ -66,8 +68,8 @@ if [[ ",${preload_libs// /}," == *,pg_allot,* ]]; then PRELOAD=1; else PRELOAD=0
 echo "crash_fast_path: cluster $ALLOT_CLUSTER_DIR (${PGHOST}:${PGPORT}), shared_preload_libraries='$preload_libs'" \
      "(fast path expected: $([ "$PRELOAD" = 1 ] && echo yes || echo no))"
 
-# WITH (FORCE): with the preload a pg_allot rollup worker stays connected to
-# every database that has the extension; a plain DROP DATABASE would fail.
+# WITH (FORCE): sessions left behind (clients of a killed or timed-out run,
+# a rollup worker) must not keep the database from being dropped.
 q -d "$MAINT" -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 q -d "$DB" -c 'CREATE EXTENSION pg_allot' \
   -c "SELECT allot.set_limit('$KEY', $LIMIT)" \
@@ -100,9 +102,10 @@ client() {
                 [ "$pace" = 1 ] && echo "SELECT pg_sleep($PAUSE);"
             done
         } >"$work/batch.$id.sql"
-        out="$(q -d "$DB" -F ' ' -f "$work/batch.$id.sql" 2>/dev/null)" && rc=0 || rc=$?
+        out="$(PGOPTIONS="$PGOPTIONS -c statement_timeout=15s" q -d "$DB" -F ' ' -f "$work/batch.$id.sql" 2>"$work/err.$id")" && rc=0 || rc=$?
         awk '$1 == "R" && $4 == "t" { print $2, $3, $5 }' <<<"$out" >>"$work/granted.$id"
         if [ "$rc" != 0 ]; then
+            grep -h '^ERROR' "$work/err.$id" >>"$work/errors" || true
             if grep -qx connected <<<"$out"; then
                 n="$(grep -c '^R ' <<<"$out" || true)"
                 sed -n "$((n + 1))p" "$work/batch.$id" >>"$work/in_doubt.$id"
@@ -300,6 +303,9 @@ echo "measured: kills=$kills grants_seen_by_clients=$seen (fast=$seen_fast) in_d
 echo "          voucher_grants=$grants (limit $LIMIT) all_grants=$all_grants distinct_txns=$distinct" \
      "fast=$fast slow=$slow; after the restart (seq > $boundary): fast=$fast_after slow=$slow_after;" \
      "usage.used=$used verify_rows=$verify_rows violations=$violations"
+touch "$work/errors"
+echo "          SQL errors seen by clients (other than lost connections): $(wc -l <"$work/errors")"
+sed -E 's/^ERROR: +//' "$work/errors" | sort | uniq -c | sort -rn | head -n 3 | sed 's/^/            /'
 if [ "$PRELOAD" = 1 ]; then
     echo "          allot.stats: $(q -d "$DB" -F ' ' -c "SELECT 'grants_fast=' || coalesce(grants_fast::text, '-'),
         'grants_slow=' || coalesce(grants_slow::text, '-'), 'replays=' || coalesce(replays::text, '-'),

@@ -30,8 +30,8 @@ MAINT="${PGDATABASE:-postgres}"
 work="$(mktemp -d)"
 add_cleanup "rm -rf '$work'"
 
-# WITH (FORCE): with the preload a pg_allot rollup worker stays connected to
-# every database that has the extension; a plain DROP DATABASE would fail.
+# WITH (FORCE): sessions left behind (clients of a killed or timed-out run,
+# a rollup worker) must not keep the database from being dropped.
 q -d "$MAINT" -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 q -d "$DB" -c 'CREATE EXTENSION pg_allot' \
   -c "SELECT allot.set_limit('voucher:CRASH', $LIMIT)" \

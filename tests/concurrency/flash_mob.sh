@@ -27,10 +27,14 @@
 # set_path calls > 0, some of them while grants were still being made).
 #
 # Needs max_connections >= CLIENTS + 6 (tests/harness/cluster.sh sets 300).
+# A phase whose pgbench run takes longer than PHASE_TIMEOUT seconds (default
+# 120; 10-40 s is usual) fails, and so does any statement taking longer
+# than 60 s: stuck clients end the test instead of hanging it.
 #
 # Env: as hammer_one_key.sh (PGHOST/PGPORT/PGUSER and PGDATABASE, the
 # maintenance database; without PGHOST/PGPORT it starts its own throwaway
-# cluster with the preload). CLIENTS, ATTEMPTS, LIMIT override the defaults.
+# cluster with the preload). CLIENTS, ATTEMPTS, LIMIT, PHASE_TIMEOUT override
+# the defaults.
 # Exit 0 = pass. The test databases are dropped on success and kept on
 # failure.
 set -euo pipefail
@@ -40,12 +44,14 @@ ensure_cluster
 CLIENTS="${CLIENTS:-64}"
 ATTEMPTS="${ATTEMPTS:-20000}"
 LIMIT="${LIMIT:-5000}"
+PHASE_TIMEOUT="${PHASE_TIMEOUT:-120}"
 TXNS=$(((ATTEMPTS + CLIENTS - 1) / CLIENTS))
 USERS=100000
 SHOPS=1000
 KEY='voucher:MOB'
 DB_PREFIX=allot_flash_mob
 MAINT="${PGDATABASE:-postgres}"
+export PGOPTIONS="${PGOPTIONS:-} -c statement_timeout=60s"
 
 preload_libs="$(q -d "$MAINT" -c 'SHOW shared_preload_libraries')"
 if [[ ",${preload_libs// /}," == *,pg_allot,* ]]; then PRELOAD=1; else PRELOAD=0; fi
@@ -77,8 +83,8 @@ EOF
 
 make_db() {
     local db="$1"
-    # WITH (FORCE): with the preload a pg_allot rollup worker stays connected to
-    # every database that has the extension; a plain DROP DATABASE would fail.
+    # WITH (FORCE): sessions left behind (clients of a killed or timed-out run,
+    # a rollup worker) must not keep the database from being dropped.
     q -d "$MAINT" -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
     q -d "$db" -c 'CREATE EXTENSION pg_allot' \
       -c "SELECT allot.set_limit('$KEY', $LIMIT)" \
@@ -89,13 +95,14 @@ make_db() {
 # flipper DB OUT: until $work/stop_flip appears, set_path the key every
 # 100-200 ms, alternating slow / fast (slow only without the preload). Each
 # successful call appends "<new path> <previous path> <server epoch>" to OUT;
-# failures go to OUT.err.
+# failures go to OUT.err. A call may wait behind the mob's row locks, but
+# not for long: the stop file must end the loop soon.
 flipper() {
     local db="$1" out="$2" target=slow res
     : >"$out"
     : >"$out.err"
     while [ ! -e "$work/stop_flip" ]; do
-        if res="$(q -d "$db" -F ' ' -c "SELECT allot.set_path('$KEY', '$target'),
+        if res="$(PGOPTIONS="$PGOPTIONS -c statement_timeout=10s" q -d "$db" -F ' ' -c "SELECT allot.set_path('$KEY', '$target'),
                                                extract(epoch FROM clock_timestamp())" 2>>"$out.err")"; then
             echo "$target $res" >>"$out"
         fi
@@ -145,7 +152,7 @@ phase() {
         flip_pid=$!
     fi
     local t0=$SECONDS
-    PGBENCH_THREADS=2 pgbench_run "$db" "$CLIENTS" "$TXNS" "$work/redeem.sql" \
+    PGBENCH_THREADS=2 PGBENCH_TIMEOUT="$PHASE_TIMEOUT" pgbench_run "$db" "$CLIENTS" "$TXNS" "$work/redeem.sql" \
         -D "mob_key=$KEY" -D "user_prefix=user:U" -D "shop_prefix=shop:S" || pgbench_ok=0
     local secs=$((SECONDS - t0))
     if [ -n "$flip_pid" ]; then
@@ -153,6 +160,16 @@ phase() {
         wait "$flip_pid" || true
     fi
     check "$name: pgbench completed every attempt cleanly" "$pgbench_ok" 1
+    if [ "$pgbench_ok" = 0 ]; then
+        echo "the key as the server sees it:"
+        q -d "$db" -P tuples_only=off -P footer=off -F ' | ' \
+          -c "SELECT * FROM allot.entities WHERE key = '$KEY'" | sed 's/^/  /' || true
+        if [ -n "$(q -d "$db" -c "SELECT to_regproc('allot._shared_keys')" 2>/dev/null)" ]; then
+            q -d "$db" -P tuples_only=off -P footer=off -F ' | ' \
+              -c "SELECT key, state, holders, meters FROM allot._shared_keys() WHERE key = '$KEY'" \
+                | sed 's/^/  shared memory: /' || true
+        fi
+    fi
 
     # Fast grants reach the counters through a rollup (without the preload
     # nothing else runs it).
