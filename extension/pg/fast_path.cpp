@@ -1,7 +1,6 @@
 #include "fast_path.hpp"
 
 #include <algorithm>
-#include <thread>
 
 #include "../core/window.hpp"
 #include "guard.hpp"
@@ -10,6 +9,7 @@
 #include "settings.hpp"
 #include "shared_state.hpp"
 #include "store.hpp"
+#include "waiting.hpp"
 
 namespace allot::pg {
 namespace {
@@ -66,8 +66,11 @@ void set_state(KeySlot& slot, KeyState s) {
 void apply_state_change(const StateChange& c, bool committed) {
   const KeyState target = committed ? c.on_commit : c.on_abort;
   if (target == KeyState::kEmpty) {
-    // Retiring a slow marker: it has no meters and nobody holds units on it.
-    KeyTable::retire(c.slot, c.slot->load_state());
+    // Dropping a slow marker (or a slot we kept loading): it has no meters
+    // and nobody holds units on it, so a reader that pinned it in passing
+    // loses nothing when it empties; retire() would refuse it and leave the
+    // key stuck.
+    KeyTable::abandon(c.slot);
     return;
   }
   if (target == KeyState::kSlow)
@@ -156,10 +159,7 @@ void wait_a_moment(int* rounds, const std::string& key) {
   if (++*rounds > 10000)
     throw SqlError(ERRCODE_T_R_SERIALIZATION_FAILURE,
                    "key " + key + " is changing path; try again");
-  pg_call([] {
-    CHECK_FOR_INTERRUPTS();
-    pg_usleep(1000L);
-  });
+  pause_briefly(1000);
 }
 
 void hold_stripe(const std::string& key) {
@@ -385,6 +385,17 @@ void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now) {
 
 void change_state_at_commit(KeySlot& slot, KeyState on_commit, KeyState on_abort) {
   g_state_changes.push_back({&slot, on_commit, on_abort, GetCurrentTransactionNestLevel()});
+}
+
+void retarget_state_change(KeySlot& slot, KeyState on_commit) {
+  for (StateChange& c : g_state_changes)
+    if (c.slot == &slot && c.level != 0) c.on_commit = on_commit;
+}
+
+void forget_state_change(KeySlot& slot) {
+  g_state_changes.erase(std::remove_if(g_state_changes.begin(), g_state_changes.end(),
+                                       [&](const StateChange& c) { return c.slot == &slot; }),
+                        g_state_changes.end());
 }
 
 }  // namespace allot::pg

@@ -55,6 +55,10 @@ void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now);
 // A path change that takes effect when this transaction commits (undone
 // if it rolls back).
 void change_state_at_commit(KeySlot& slot, KeyState on_commit, KeyState on_abort);
+// The pending change of `slot` now ends in `on_commit` if we commit.
+void retarget_state_change(KeySlot& slot, KeyState on_commit);
+// Drops the pending change of `slot` (the caller has undone it already).
+void forget_state_change(KeySlot& slot);
 
 // Registers the transaction callbacks (from _PG_init).
 void register_fast_path_callbacks();

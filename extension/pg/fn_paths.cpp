@@ -6,12 +6,14 @@
 #include "convert.hpp"
 #include "fast_path.hpp"
 #include "guard.hpp"
+#include "path_change.hpp"
 #include "result.hpp"
 #include "rollup.hpp"
 #include "settings.hpp"
 #include "shared_state.hpp"
 #include "spi.hpp"
 #include "sql_args.hpp"
+#include "waiting.hpp"
 
 using namespace allot;
 using namespace allot::pg;
@@ -40,14 +42,6 @@ std::optional<std::string> durable_path(const std::string& key) {
   return rows.get_text(0, 1);
 }
 
-void write_durable_path(const std::string& key, const std::string& path) {
-  static Statement stmt(
-      "INSERT INTO allot.entity_state AS e (key, path, last_seen) VALUES ($1, $2, now()) "
-      "ON CONFLICT (key) DO UPDATE SET path = EXCLUDED.path, path_changed_at = now()",
-      {TEXTOID, TEXTOID});
-  execute(stmt, {string_to_text(key), string_to_text(path)});
-}
-
 // Moves `key` to `path` at commit; returns the path it was on.
 std::string set_path(const std::string& key, const std::string& path) {
   if (path != "fast" && path != "slow")
@@ -59,55 +53,45 @@ std::string set_path(const std::string& key, const std::string& path) {
                    "the fast path needs pg_allot in shared_preload_libraries");
   const std::optional<std::string> stored = durable_path(key);
   if (!shared) {
-    write_durable_path(key, path);
+    write_durable_path(key, path.c_str());
     return "slow";
   }
+  const auto patience = std::chrono::seconds(10);
   for (int rounds = 0;; ++rounds) {
     auto claimed = key_table().find_or_claim(MyDatabaseId, key);
     if (!claimed) {
       // No room in shared memory: the durable flag alone decides.
-      write_durable_path(key, path);
+      write_durable_path(key, path.c_str());
       return stored.value_or("fast");
     }
     KeySlot& slot = *claimed->slot;
     if (claimed->created) {
-      // Not in shared memory yet: keep it here, marked as asked, from commit.
-      write_durable_path(key, path);
+      // Not in shared memory: the durable flag decides when it is loaded.
+      // The slot stays loading (redemptions of the key wait) until we end,
+      // so that nobody loads the flag we are about to change.
+      write_durable_path(key, path.c_str());
       change_state_at_commit(slot, path == "slow" ? KeyState::kSlow : KeyState::kEmpty,
                              KeyState::kEmpty);
       return stored.value_or("fast");
     }
     const KeyState state = slot.load_state();
+    if (state == KeyState::kFast && path == "fast") return "fast";
     if (state == KeyState::kFast) {
-      write_durable_path(key, path);
-      if (path == "fast") return "fast";
-      std::uint32_t fast = static_cast<std::uint32_t>(KeyState::kFast);
-      if (!slot.state.compare_exchange_strong(fast, static_cast<std::uint32_t>(KeyState::kClosing)))
-        continue;
-      // Drain: wait until no transaction holds units on it, then fold so the
-      // counters hold all its grants; the slow path takes over at commit.
-      bool done = false;
-      for (int i = 0; i < 10000 && !done; ++i) {
-        done = slot.holders.load() == 0;
-        if (!done) pg_call([] { CHECK_FOR_INTERRUPTS(); pg_usleep(1000L); });
-      }
-      // The fold reaches the key's last grant once no transaction that
-      // registered before it is still in flight.
-      for (int i = 0; done && i < 10000; ++i) {
-        if (slot.max_event_seq.load() <= fold_now()) break;
-        if (i == 9999) done = false;
-        pg_call([] { CHECK_FOR_INTERRUPTS(); pg_usleep(1000L); });
-      }
-      if (!done) {
-        slot.state.store(static_cast<std::uint32_t>(KeyState::kFast));
+      if (!close_slot(slot)) continue;  // changed meanwhile: look again
+      // From here an error (or a cancel) rolls us back, which reopens it.
+      if (!wait_drained(slot, patience))
         throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE,
                        "key " + key + " is held by transactions that do not finish");
-      }
-      change_state_at_commit(slot, KeyState::kSlow, KeyState::kFast);
+      // The fold reaches the key's last grant once no transaction that
+      // registered before it is still in flight.
+      if (!wait_until([&] { return slot.max_event_seq.load() <= fold_now(); }, patience))
+        throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE,
+                       "key " + key + " has grants the rollup cannot fold yet; try again");
+      finish_demotion(slot);
       return "fast";
     }
     if (state == KeyState::kSlow) {
-      write_durable_path(key, path);
+      write_durable_path(key, path.c_str());
       if (path == "fast") change_state_at_commit(slot, KeyState::kEmpty, KeyState::kSlow);
       return "slow";
     }
@@ -115,7 +99,7 @@ std::string set_path(const std::string& key, const std::string& path) {
     claimed->slot.reset();
     if (rounds > 10000)
       throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, "key " + key + " is changing path; try again");
-    pg_call([] { CHECK_FOR_INTERRUPTS(); pg_usleep(1000L); });
+    pause_briefly(1000);
   }
 }
 

@@ -4,13 +4,13 @@
 #include <cmath>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../core/key.hpp"
 #include "convert.hpp"
 #include "fast_path.hpp"
 #include "guard.hpp"
+#include "path_change.hpp"
 #include "postgres.hpp"
 #include "settings.hpp"
 #include "shared_state.hpp"
@@ -171,32 +171,10 @@ std::int64_t slow_key_headroom(const std::string& key) {
   return rows.get_int64(0, 1);
 }
 
-void set_durable_path(const std::string& key, const char* path) {
-  static Statement stmt(
-      "INSERT INTO allot.entity_state AS e (key, path, last_seen) VALUES ($1, $2, now()) "
-      "ON CONFLICT (key) DO UPDATE SET path = EXCLUDED.path, path_changed_at = now() "
-      "WHERE e.path IS DISTINCT FROM EXCLUDED.path",
-      {TEXTOID, TEXTOID});
-  execute(stmt, {string_to_text(key), string_to_text(path)});
-}
-
 double seconds_left(std::int64_t headroom, double rate) {
   if (headroom <= 0) return 0;
   if (rate <= 1e-9) return INFINITY;
   return static_cast<double>(headroom) / rate;
-}
-
-// Waits (up to `limit`) until no transaction holds units on the slot.
-bool drained(KeySlot& slot, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (slot.holders.load() != 0) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    pg_call([] {
-      CHECK_FOR_INTERRUPTS();
-      pg_usleep(500L);
-    });
-  }
-  return true;
 }
 
 // The fold proper, under the rollup_state lock. Returns what it folded.
@@ -266,25 +244,18 @@ RollupResult run_rollup() {
         headroom = std::min(headroom, l->second.max - m.used.load());
       }
       if (headroom == INT64_MAX || seconds_left(headroom, s.rate()) >= slow_below_seconds()) return;
-      std::uint32_t fast = static_cast<std::uint32_t>(KeyState::kFast);
-      if (s.state.compare_exchange_strong(fast, static_cast<std::uint32_t>(KeyState::kClosing)))
-        closing.push_back(&s);
+      closing.reserve(closing.size() + 1);
+      if (close_slot(s)) closing.push_back(&s);
     });
+    // An error from here on rolls us back, which reopens them.
     for (KeySlot*& s : closing)
-      if (!drained(*s, std::chrono::milliseconds(50))) {
-        s->state.store(static_cast<std::uint32_t>(KeyState::kFast));
+      if (!wait_drained(*s, std::chrono::milliseconds(50))) {
+        reopen(*s);
         s = nullptr;
       }
   }
 
-  FoldResult f;
-  try {
-    f = fold_locked();
-  } catch (...) {
-    for (KeySlot* s : closing)
-      if (s) s->state.store(static_cast<std::uint32_t>(KeyState::kFast));
-    throw;
-  }
+  const FoldResult f = fold_locked();
   result.events = f.folded.events;
   const double decay = std::exp(-f.dt / tau);
   result.keys = update_entity_rates(f.folded, decay, f.dt);
@@ -293,11 +264,10 @@ RollupResult run_rollup() {
   for (KeySlot* s : closing) {
     if (!s) continue;
     if (s->max_event_seq.load() > f.upto) {  // a grant the fold could not reach yet
-      s->state.store(static_cast<std::uint32_t>(KeyState::kFast));
+      reopen(*s);
       continue;
     }
-    set_durable_path(std::string(s->key_view()), "slow");
-    change_state_at_commit(*s, KeyState::kSlow, KeyState::kFast);
+    finish_demotion(*s);
     ++result.promoted;
   }
   const auto idle = static_cast<Timestamp>(idle_key_seconds() * 1e6);
@@ -322,7 +292,7 @@ RollupResult run_rollup() {
   for (KeySlot* s : markers) {
     const std::string key(s->key_view());
     if (seconds_left(slow_key_headroom(key), s->rate()) <= fast_above_seconds()) continue;
-    set_durable_path(key, "fast");
+    write_durable_path(key, "fast");
     change_state_at_commit(*s, KeyState::kEmpty, KeyState::kSlow);
     ++result.demoted;
   }

@@ -58,7 +58,11 @@ void define_settings() {
       "Off: keys without a shared-memory slot are decided on the slow path; keys that "
       "already have one keep using it until the rollup retires it.",
       &g_fast_path, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable(
+  // A PGC_POSTMASTER setting can only be defined while the server starts:
+  // loaded later (CREATE EXTENSION without the preload) it would be FATAL.
+  // Without the preload there is no shared key table for it to size anyway.
+  if (process_shared_preload_libraries_in_progress)
+    DefineCustomIntVariable(
       "allot.max_keys", "Keys the shared-memory table can hold (fast path); server start only.",
       "About 1.3 kB of shared memory per key. When it is full, new keys take the slow path.",
       &g_max_keys, 65536, 64, 16 * 1024 * 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
