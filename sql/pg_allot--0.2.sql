@@ -83,12 +83,21 @@ COMMENT ON TABLE allot.limits IS
 CREATE TABLE allot.entity_state (
   key             text COLLATE "C" PRIMARY KEY,
   path            text NOT NULL DEFAULT 'fast' CHECK (path IN ('fast', 'slow')),
-  rate            double precision NOT NULL DEFAULT 0,
   last_seen       timestamptz,
   path_changed_at timestamptz NOT NULL DEFAULT now()
-) WITH (fillfactor = 70);  -- room for HOT updates of last_seen and rate
+);
 COMMENT ON TABLE allot.entity_state IS
-  'Durable per-key state: path flag (fast or slow; slow-path redemptions lock the key''s row here), rate (units/s) and last_seen as of the last rollup. See the view allot.entities.';
+  'Durable per-key state: path flag (fast or slow; slow-path redemptions lock the key''s row here) and when the row was created (last_seen). See the view allot.entities.';
+
+-- Recent activity of slow-path keys, written by the rollup alone (never
+-- locked by redemptions, so the rollup never waits for one).
+CREATE TABLE allot.key_activity (
+  key       text COLLATE "C" PRIMARY KEY,
+  rate      double precision NOT NULL DEFAULT 0,
+  last_seen timestamptz
+) WITH (fillfactor = 70);  -- room for HOT updates
+COMMENT ON TABLE allot.key_activity IS
+  'Recent rate (units/s, decaying over ~10 s) and last grant of keys with a row in allot.entity_state, as of the last rollup. See the view allot.entities.';
 
 -- Usage counted per (key, limit, window). The event log can rebuild it.
 CREATE TABLE allot.counters (
@@ -259,10 +268,11 @@ SELECT coalesce(s.key, t.key) AS key,
             WHEN s.state = 'slow' THEN 'slow'
             WHEN allot._preloaded() THEN t.path
             ELSE 'slow' END AS path,
-       coalesce(s.rate, t.rate, 0) AS rate,
-       greatest(s.last_used, t.last_seen) AS last_seen,
+       coalesce(s.rate, a.rate, 0) AS rate,
+       greatest(s.last_used, t.last_seen, a.last_seen) AS last_seen,
        coalesce(t.path_changed_at, s.state_since) AS path_changed_at
   FROM allot.entity_state t
+  LEFT JOIN allot.key_activity a ON a.key = t.key
   FULL JOIN allot._shared_keys() s ON s.key = t.key;
 COMMENT ON VIEW allot.entities IS
   'Keys with limits: path (fast or slow), recent rate (units/s), when last granted, and when the path last changed.';
@@ -393,7 +403,8 @@ GRANT EXECUTE ON FUNCTION allot.set_limit(text, bigint, interval, boolean, tstzr
                           allot.set_path(text, text)
   TO allot_admin;
 
-GRANT SELECT ON allot.limits, allot.entities, allot.entity_state, allot.events, allot.usage,
+GRANT SELECT ON allot.limits, allot.entities, allot.entity_state, allot.key_activity,
+                allot.events, allot.usage,
                 allot.violations, allot.stats, allot.txns, allot.unfolded
   TO allot_auditor, allot_admin;
 GRANT EXECUTE ON FUNCTION allot.verify(), allot._stats(), allot._now(), allot._shared_keys(),

@@ -297,14 +297,15 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
   // already there (granted before, or by a session that committed while
   // we decided) becomes a replay, and what this item reserved or counted
   // is given back before anything is written for it.
-  bool any_on_meter = false;
   std::vector<NewEvent> grant_events;
   for (const PendingGrant& g : grants) {
     const Request& req = *items[g.item].request;
-    any_on_meter = any_on_meter || !g.held.empty();
     grant_events.push_back({req.txn, now, "grant", req.keys, req.amount, g.path, counted_json(g)});
   }
-  if (any_on_meter) register_fold_writer();
+  // Every writer of grants registers, not only the fast path's: the fold
+  // also reads slow-path grants (for the keys' rates), and must not pass
+  // over one still in flight.
+  if (!grant_events.empty()) register_fold_writer();
   const std::map<Uuid, std::int64_t> inserted = insert_grants(grant_events);
 
   std::map<std::tuple<std::string, std::int64_t, Timestamp>, std::int64_t> deltas;
@@ -441,7 +442,7 @@ bool reverse_txn(const Uuid& txn, const std::optional<std::string>& reason) {
   }
   nlohmann::json detail = {{"counted", reversed}};
   if (reason) detail["reason"] = *reason;
-  if (!routing.fast.empty()) register_fold_writer();
+  register_fold_writer();
   const std::optional<std::int64_t> seq = insert_reverse_event(
       {txn, now, "reverse", granted->sorted_keys, granted->amount, granted->path, detail.dump()});
   if (!seq) return false;  // reversed by a session we waited for

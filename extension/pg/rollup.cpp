@@ -29,8 +29,8 @@
 //   e.seq was handed out after we read M, and M only holds seqs handed out
 //   before: e.seq > M >= upto: contradiction. So every event at or below
 //   upto that the snapshot misses rolled back, and none is ever skipped.
-//   (Slow-path events do not register: their counters were written with
-//   them; the fold only reads them for rates.)
+//   Slow-path writers register too: their counters were written with
+//   their events, but the fold reads their grants for the keys' rates.
 
 namespace allot::pg {
 namespace {
@@ -109,22 +109,24 @@ void save_rollup_state(std::int64_t last_seq, bool unfolded_possible) {
   execute(stmt, {Int64GetDatum(last_seq), BoolGetDatum(unfolded_possible)});
 }
 
-// Rates and last_seen of keys that have a durable row (slow-path keys).
-// Rows are locked in key order, as redeem locks them; a key's units are
-// read once from the log, so a row must not be skipped.
-std::int64_t update_entity_rates(const Folded& f, double decay, double dt) {
+// Rates and last grant of keys with a durable row (slow-path keys; fast
+// keys keep theirs in shared memory). Written to allot.key_activity, which
+// only the rollup writes: it never waits for a redemption's row lock.
+std::int64_t update_key_activity(const Folded& f, double decay, double dt) {
   static Statement stmt(
       "WITH fresh AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) "
       "               AS u(key, units, last_at)), "
-      "target AS (SELECT en.key, coalesce(f.units, 0) AS units, f.last_at "
-      "             FROM allot.entity_state en LEFT JOIN fresh f ON f.key = en.key "
-      "            WHERE f.key IS NOT NULL OR en.rate > 0 ORDER BY en.key "
-      "              FOR UPDATE OF en), "
-      "upd AS (UPDATE allot.entity_state en "
-      "           SET rate = CASE WHEN t.units = 0 AND en.rate * $4 < 1e-6 THEN 0 "
-      "                           ELSE en.rate * $4 + (t.units / $5) * (1 - $4) END, "
-      "               last_seen = greatest(en.last_seen, t.last_at) "
-      "          FROM target t WHERE en.key = t.key RETURNING 1) "
+      "target AS (SELECT coalesce(f.key, a.key) AS key, coalesce(f.units, 0) AS units, "
+      "                  f.last_at, coalesce(a.rate, 0) AS rate, a.last_seen "
+      "             FROM fresh f FULL JOIN allot.key_activity a ON a.key = f.key "
+      "            WHERE a.rate > 0 OR (f.key IS NOT NULL AND EXISTS "
+      "                  (SELECT 1 FROM allot.entity_state en WHERE en.key = f.key))), "
+      "upd AS (INSERT INTO allot.key_activity AS a (key, rate, last_seen) "
+      "        SELECT t.key, CASE WHEN t.units = 0 AND t.rate * $4 < 1e-6 THEN 0 "
+      "                           ELSE t.rate * $4 + (t.units / $5) * (1 - $4) END, "
+      "               greatest(t.last_seen, t.last_at) FROM target t "
+      "        ON CONFLICT (key) DO UPDATE SET rate = EXCLUDED.rate, last_seen = EXCLUDED.last_seen "
+      "        RETURNING 1) "
       "SELECT count(*) FROM upd",
       {TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID});
   std::vector<std::string> keys;
@@ -258,7 +260,7 @@ RollupResult run_rollup() {
   const FoldResult f = fold_locked();
   result.events = f.folded.events;
   const double decay = std::exp(-f.dt / tau);
-  result.keys = update_entity_rates(f.folded, decay, f.dt);
+  result.keys = update_key_activity(f.folded, decay, f.dt);
 
   if (!shared) return result;
   for (KeySlot* s : closing) {

@@ -52,6 +52,18 @@ bool extension_installed() {
   return OidIsValid(get_extension_oid("pg_allot", true));
 }
 
+// Whether the extension is installed, and if so holds it for the rest of
+// the transaction: DROP EXTENSION takes an exclusive lock on the extension
+// object, so it waits for our rollup instead of pulling the tables from
+// under it ("relation allot.limits does not exist").
+bool hold_extension() {
+  const Oid ext = get_extension_oid("pg_allot", true);
+  if (!OidIsValid(ext)) return false;
+  LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+  // A DROP that held the lock before us has committed by now.
+  return get_extension_oid("pg_allot", true) == ext;
+}
+
 // A DROP DATABASE of our database holds this lock while it waits for the
 // other sessions to leave: give way at once.
 bool database_being_dropped() {
@@ -151,7 +163,7 @@ void allot_rollup_worker_main(Datum arg) {
     }
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
-    if (database_being_dropped() || !extension_installed()) {
+    if (database_being_dropped() || !hold_extension()) {
       CommitTransactionCommand();
       break;
     }
