@@ -74,6 +74,15 @@ CREATE UNIQUE INDEX limits_identity
 COMMENT ON TABLE allot.limits IS
   'Limits: at most "max" units per key (or per key of a class) per window. Change them with allot.set_limit / allot.drop_limit.';
 
+-- Backends cache the limits (when preloaded); any change to this table
+-- makes them read it again once the changing transaction commits.
+CREATE FUNCTION allot._limits_changed() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'allot_limits_changed';
+COMMENT ON FUNCTION allot._limits_changed() IS
+  'Internal: statement trigger on allot.limits that invalidates the limits cached by backends.';
+CREATE TRIGGER limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON allot.limits
+  FOR EACH STATEMENT EXECUTE FUNCTION allot._limits_changed();
+
 -- The durable part of a key's state: its path flag (the rollup and
 -- allot.set_path write it; it survives restarts, shared memory does not),
 -- and rate / last_seen as the rollup last saw them. Slow-path redemptions

@@ -145,6 +145,7 @@ std::optional<KeyTable::Claimed> KeyTable::find_or_claim(std::uint32_t db, std::
     s.holders.store(0);
     s.max_event_seq.store(0);
     s.set_rate(0);
+    s.units_since_rollup.store(0);
     s.pins.fetch_add(1);
     s.state.store(static_cast<std::uint32_t>(KeyState::kLoading));
     return Claimed{PinnedSlot(&s), true};

@@ -61,6 +61,7 @@ struct KeySlot {
   std::atomic<std::int64_t> last_used{0};      // µs, decision clock
   std::atomic<std::int64_t> state_since{0};    // µs, when the state last changed
   std::atomic<std::uint64_t> rate_bits{0};     // double: recent units/s (rollup)
+  std::atomic<std::int64_t> units_since_rollup{0};  // granted through it (for the rate)
   std::atomic<std::uint32_t> meter_lock{0};
   std::uint32_t db = 0;
   std::uint64_t hash = 0;

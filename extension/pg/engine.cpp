@@ -14,6 +14,7 @@
 #include "fast_path.hpp"
 #include "shared_state.hpp"
 #include "guard.hpp"
+#include "limits_cache.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
 #include "store.hpp"
@@ -35,7 +36,7 @@ class RuleBook {
     }
     std::sort(scopes.begin(), scopes.end());
     scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
-    if (!keys.empty()) limits_ = load_limits(scopes, now);
+    if (!keys.empty()) limits_ = limits_of(scopes);
     for (const auto& [key, cls] : class_of) rules_[key] = applicable_rules(key, cls, limits_, now);
   }
   RuleBook(const RuleBook&) = delete;
@@ -323,12 +324,11 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
     max_seq = std::max(max_seq, in->second);
     for (std::size_t c = 0; c < g.outcome.checks.size(); ++c) {
       const LimitCheck& check = g.outcome.checks[c];
-      if (g.on_meter[c]) {
-        note_slot_use(*routing.fast.at(check.key), in->second, now);
-      } else {
-        deltas[{check.key, check.rule->id, check.counted_start}] += req.amount;
-      }
+      if (!g.on_meter[c]) deltas[{check.key, check.rule->id, check.counted_start}] += req.amount;
     }
+    for (const std::string& key : req.keys)
+      if (auto f = routing.fast.find(key); f != routing.fast.end())
+        note_slot_use(*f->second, in->second, now, req.amount);
     if (g.path == std::string("fast")) ++fast_grants;
   }
   if (max_seq) note_seq(max_seq);

@@ -376,11 +376,12 @@ void give_back_on_commit(KeySlot& slot, Meter& meter, std::uint64_t generation,
       {&slot, &meter, generation, amount, GetCurrentTransactionNestLevel(), true});
 }
 
-void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now) {
+void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now, std::int64_t units) {
   std::int64_t seen = slot.max_event_seq.load();
   while (seen < seq && !slot.max_event_seq.compare_exchange_weak(seen, seq)) {
   }
   slot.last_used.store(now);
+  if (units != 0) slot.units_since_rollup.fetch_add(units, std::memory_order_relaxed);
 }
 
 void change_state_at_commit(KeySlot& slot, KeyState on_commit, KeyState on_abort) {

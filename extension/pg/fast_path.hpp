@@ -49,8 +49,10 @@ std::size_t held_count();
 void give_back_on_commit(KeySlot& slot, Meter& meter, std::uint64_t generation,
                          std::int64_t amount);
 
-// After a slot was written through: remember its last event seq and use.
-void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now);
+// After a slot was written through: remember its last event seq and use,
+// and count the units granted through it (the rollup turns them into the
+// key's rate; a grant that later rolls back still counts: it is a rate).
+void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now, std::int64_t units = 0);
 
 // A path change that takes effect when this transaction commits (undone
 // if it rolls back).

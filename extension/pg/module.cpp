@@ -2,6 +2,7 @@
 #include "guard.hpp"
 #include "settings.hpp"
 #include "fast_path.hpp"
+#include "limits_cache.hpp"
 #include "shared_state.hpp"
 #include "stats.hpp"
 #include "worker.hpp"
@@ -21,6 +22,7 @@ void _PG_init(void) {
     allot::pg::register_launcher();
   }
   allot::pg::register_fast_path_callbacks();
+  allot::pg::register_limits_cache_callbacks();
 }
 
 }  // extern "C"

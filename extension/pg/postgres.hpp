@@ -41,6 +41,8 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/snapmgr.h"

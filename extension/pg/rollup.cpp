@@ -62,13 +62,16 @@ struct KeyUnits {
 
 struct Folded {
   std::int64_t events = 0;
+  // Units granted per key by slow-path grants (fast keys count theirs in
+  // their slots: reading every fast grant's keys here would double the
+  // fold's cost).
   std::map<std::string, KeyUnits> by_key;
 };
 
 Folded fold_range(std::int64_t after, std::int64_t upto) {
   static Statement stmt(
       "WITH ev AS ("
-      "  SELECT e.kind, e.amount, e.keys, e.at, e.detail FROM allot.events e "
+      "  SELECT e.kind, e.amount, e.keys, e.at, e.path, e.detail FROM allot.events e "
       "   WHERE e.seq > $1 AND e.seq <= $2"
       "), folded AS ("
       "  INSERT INTO allot.counters AS c (key, limit_id, window_start, used) "
@@ -83,7 +86,7 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
       "  RETURNING 1"
       ") "
       "SELECT k, sum(ev.amount)::float8, max(ev.at) FROM ev, unnest(ev.keys) AS k "
-      " WHERE ev.kind = 'grant' GROUP BY k "
+      " WHERE ev.kind = 'grant' AND ev.path = 'slow' GROUP BY k "
       "UNION ALL SELECT NULL, (SELECT count(*) FROM ev)::float8, NULL",
       {INT8OID, INT8OID});
   Folded out;
@@ -276,11 +279,15 @@ RollupResult run_rollup() {
   std::vector<KeySlot*> markers;
   key_table().for_each([&](KeySlot& s) {
     if (s.db != MyDatabaseId) return;
-    const std::string key(s.key_view());
-    auto fresh = f.folded.by_key.find(key);
-    const double units = fresh == f.folded.by_key.end() ? 0 : fresh->second.units;
-    s.set_rate(s.rate() * decay + (units / f.dt) * (1 - decay));
     const KeyState state = s.load_state();
+    // Fast keys count their units in the slot; a key marked slow is
+    // granted on the slow path, whose grants the fold read.
+    double units = static_cast<double>(s.units_since_rollup.exchange(0));
+    if (state == KeyState::kSlow)
+      if (auto fresh = f.folded.by_key.find(std::string(s.key_view()));
+          fresh != f.folded.by_key.end())
+        units += fresh->second.units;
+    s.set_rate(s.rate() * decay + (units / f.dt) * (1 - decay));
     const bool idle_now = now - s.last_used.load() > idle;
     // Idle fast keys give their slot back once the counters (as committed
     // before this rollup) hold all their grants.

@@ -21,6 +21,7 @@ struct SharedHeader {
   DatabaseState databases[kMaxDatabases];
   std::atomic<std::uint32_t> databases_lock{0};
   std::atomic<std::uint32_t> stripes[kStripes];
+  std::atomic<std::uint64_t> limits_generation{0};
   std::size_t registrations = 0;
   std::size_t table_offset = 0;
 };
@@ -162,6 +163,10 @@ std::int64_t fold_horizon(DatabaseState& state) {
 
 std::atomic<std::uint32_t>& stripe_of(std::string_view key) {
   return g_header->stripes[hash_key(MyDatabaseId, key) % kStripes];
+}
+
+std::atomic<std::uint64_t>* limits_generation() {
+  return g_header ? &g_header->limits_generation : nullptr;
 }
 
 }  // namespace allot::pg

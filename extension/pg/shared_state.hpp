@@ -54,4 +54,9 @@ std::atomic<std::uint32_t>& stripe_of(std::string_view key);
 
 std::uint32_t max_databases();
 
+// Bumped whenever a transaction that changed allot.limits commits (any
+// database): backends' cached limits are stale then. nullptr when not
+// preloaded.
+std::atomic<std::uint64_t>* limits_generation();
+
 }  // namespace allot::pg

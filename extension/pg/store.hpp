@@ -27,7 +27,11 @@ struct GrantedTxn {
 std::map<Uuid, GrantedTxn> load_granted(const std::vector<Uuid>& txns);
 
 // Limits whose scope is one of `scopes` and whose valid range contains `at`.
-std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes, Timestamp at);
+// The limits of these scopes, at any time of validity (callers keep those
+// valid at their decision time).
+std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes);
+// Every limit, if there are at most `at_most` of them (nullopt otherwise).
+std::optional<std::vector<LimitRule>> load_all_limits(std::size_t at_most);
 
 // Creates missing entity rows and locks all of them, in the order given
 // (callers pass keys sorted bytewise: one global lock order, no deadlocks).
