@@ -20,6 +20,9 @@ namespace {
 
 constexpr const char* kLauncherType = "pg_allot launcher";
 constexpr const char* kWorkerType = "pg_allot rollup";
+// The schema this library works with (default_version in pg_allot.control).
+// A database still at an older version is left alone until it is updated.
+constexpr const char* kSchemaVersion = "0.2";
 
 void fill_worker(BackgroundWorker* w, const char* type, const char* function) {
   memset(w, 0, sizeof(*w));
@@ -170,9 +173,22 @@ void allot_rollup_worker_main(Datum arg) {
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "SELECT * FROM allot.rollup()");
     bool failed = false;
+    bool outdated = false;
     try {
       SpiSession spi;
-      run_rollup();
+      static Statement version("SELECT extversion FROM pg_catalog.pg_extension "
+                               "WHERE extname = 'pg_allot'", {});
+      Rows rows = execute(version, {});
+      const std::string installed = rows.size() == 1 ? rows.get_text(0, 1) : "";
+      if (installed != kSchemaVersion) {
+        outdated = true;
+        ereport(LOG, (errmsg("pg_allot: database %u has pg_allot %s; this library rolls up "
+                             "version %s only",
+                             db, installed.c_str(), kSchemaVersion),
+                      errhint("Run ALTER EXTENSION pg_allot UPDATE in that database.")));
+      } else {
+        run_rollup();
+      }
       spi.finish();
     } catch (const std::exception& e) {
       elog(LOG, "pg_allot rollup in database %u failed: %s", db, e.what());
@@ -187,6 +203,10 @@ void allot_rollup_worker_main(Datum arg) {
       CommitTransactionCommand();
     }
     pgstat_report_activity(STATE_IDLE, nullptr);
+    if (outdated) {
+      if (state) state->idle_until.store(GetCurrentTimestamp() + 60 * USECS_PER_SEC);
+      break;
+    }
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                     rollup_interval_ms(), PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
