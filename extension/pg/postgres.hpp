@@ -43,6 +43,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "catalog/objectaccess.h"
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/snapmgr.h"

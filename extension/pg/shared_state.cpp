@@ -169,4 +169,17 @@ std::atomic<std::uint64_t>* limits_generation() {
   return g_header ? &g_header->limits_generation : nullptr;
 }
 
+void forget_database(std::uint32_t db) {
+  if (!g_header) return;
+  if (DatabaseState* d = database_state(db)) {
+    d->folded.store(0);
+    d->max_seq_seen.store(0);
+  }
+  // Nobody redeems in this database any more (the tables are gone), so
+  // nobody holds these slots; a reader passing by loses nothing.
+  g_table->for_each([db](KeySlot& s) {
+    if (s.db == db) KeyTable::abandon(&s);
+  });
+}
+
 }  // namespace allot::pg

@@ -38,6 +38,9 @@ KeyTable& key_table();
 // table of databases is full (then the database runs slow-path only).
 DatabaseState* my_database();
 DatabaseState* database_state(std::uint32_t db);  // nullptr if unknown
+// pg_allot was dropped from `db`: its fold state starts over and its key
+// slots are emptied (see drop_hook.hpp).
+void forget_database(std::uint32_t db);
 
 // Fold registrations (see rollup.cpp for the proof that they make the fold
 // sound). register_fold_writer() before inserting events that need folding,

@@ -147,3 +147,22 @@ SELECT count(*) AS unfolded_rows FROM allot.unfolded WHERE key LIKE 'fp%';
 SELECT c.key, sum(c.used) AS counted FROM allot.counters c WHERE c.key LIKE 'fp%' GROUP BY c.key ORDER BY c.key;
 SELECT count(*) AS verify_rows FROM allot.verify();
 SELECT count(*) AS violations FROM allot.violations;
+
+-------------------------------------------------------------------------------
+-- DROP EXTENSION + CREATE EXTENSION starts over in shared memory too: the
+-- new log's grants are folded (the old fold position is forgotten) and the
+-- old meters are gone (fp:A starts from 0 units, not from 3).
+-------------------------------------------------------------------------------
+SET client_min_messages = warning;
+DROP EXTENSION pg_allot CASCADE;
+CREATE EXTENSION pg_allot;
+RESET client_min_messages;
+SELECT allot.set_limit('fp:*', 3) > 0 AS limit_set;
+SELECT granted, path FROM allot.redeem('00000000-0000-4000-8000-000000001121', ARRAY['fp:A']);
+SELECT * FROM pg_temp.units('fp:A');
+SELECT events >= 0 AS rolled_up FROM allot.rollup();
+SELECT granted, path FROM allot.redeem('00000000-0000-4000-8000-000000001122', ARRAY['fp:A']);
+SELECT events >= 0 AS rolled_up FROM allot.rollup();
+SELECT count(*) AS unfolded_rows FROM allot.unfolded;
+SELECT c.key, sum(c.used) AS counted FROM allot.counters c GROUP BY c.key ORDER BY c.key;
+SELECT count(*) AS verify_rows FROM allot.verify();
