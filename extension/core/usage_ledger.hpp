@@ -22,6 +22,15 @@ class UsageLedger {
     rows_[{key, limit_id}][window_start] += units;
   }
 
+  // Forgets every row of (key, limit) and sets one: a fast-path key's
+  // usage comes from its meter, one window at a time.
+  void replace(const std::string& key, std::int64_t limit_id, Timestamp window_start,
+               std::int64_t units) {
+    Rows& rows = rows_[{key, limit_id}];
+    rows.clear();
+    rows[window_start] = units;
+  }
+
   // Sum of rows whose window_start is in [from, to).
   std::int64_t used(const std::string& key, std::int64_t limit_id, Timestamp from,
                     Timestamp to) const;

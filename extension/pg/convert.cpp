@@ -150,4 +150,23 @@ std::string format_timestamp(Timestamp ts) {
   return buf;
 }
 
+Datum uuid_array(const std::vector<Uuid>& uuids) {
+  return make_array(uuids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, uuid_to_datum);
+}
+
+Datum int64_array(const std::vector<std::int64_t>& values) {
+  return make_array(values, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                    [](std::int64_t v) { return Int64GetDatum(v); });
+}
+
+Datum float8_array(const std::vector<double>& values) {
+  return make_array(values, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                    [](double v) { return Float8GetDatum(v); });
+}
+
+Datum timestamp_array(const std::vector<Timestamp>& values) {
+  return make_array(values, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                    [](Timestamp v) { return TimestampTzGetDatum(v); });
+}
+
 }  // namespace allot::pg

@@ -36,6 +36,10 @@ Datum make_array(const std::vector<T>& values, Oid elem_type, int elem_len, bool
 }
 
 Datum strings_to_text_array(const std::vector<std::string>& strings);
+Datum uuid_array(const std::vector<Uuid>& uuids);
+Datum int64_array(const std::vector<std::int64_t>& values);
+Datum float8_array(const std::vector<double>& values);
+Datum timestamp_array(const std::vector<Timestamp>& values);
 
 Uuid datum_to_uuid(Datum d);
 Datum uuid_to_datum(const Uuid& uuid);

@@ -11,15 +11,16 @@
 #include "../core/key.hpp"
 #include "../core/window.hpp"
 #include "convert.hpp"
+#include "fast_path.hpp"
+#include "shared_state.hpp"
 #include "guard.hpp"
+#include "limits_cache.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
 #include "store.hpp"
 
 namespace allot::pg {
 namespace {
-
-constexpr const char* kSlowPath = "slow";
 
 // The limits of a set of keys, loaded once and resolved per key.
 class RuleBook {
@@ -35,7 +36,7 @@ class RuleBook {
     }
     std::sort(scopes.begin(), scopes.end());
     scopes.erase(std::unique(scopes.begin(), scopes.end()), scopes.end());
-    if (!keys.empty()) limits_ = load_limits(scopes, now);
+    if (!keys.empty()) limits_ = limits_of(scopes);
     for (const auto& [key, cls] : class_of) rules_[key] = applicable_rules(key, cls, limits_, now);
   }
   RuleBook(const RuleBook&) = delete;
@@ -50,10 +51,11 @@ class RuleBook {
       if (!rules.empty()) out.push_back(key);
     return out;  // std::map iterates in bytewise key order
   }
-  UsageLedger load_usage(Timestamp now) const {
+  // Counters of the given keys (the slow ones: fast keys use meters).
+  UsageLedger load_usage(Timestamp now, const std::vector<std::string>& keys) const {
     std::vector<CounterSpan> spans;
-    for (const auto& [key, rules] : rules_)
-      for (const LimitRule* r : rules) spans.push_back({key, r->id, place(*r, now).check_span});
+    for (const std::string& key : keys)
+      for (const LimitRule* r : rules(key)) spans.push_back({key, r->id, place(*r, now).check_span});
     return load_counters(spans);
   }
   std::vector<KeyRules> for_request(const std::vector<std::string>& keys) const {
@@ -71,25 +73,11 @@ nlohmann::json limit_json(const LimitCheck& c) {
   return {{"key", c.key}, {"limit_id", c.rule->id}, {"used", c.used}, {"max", c.rule->max}};
 }
 
-nlohmann::json counted_json(const Outcome& o) {
-  nlohmann::json counted = nlohmann::json::array();
-  for (const LimitCheck& c : o.checks)
-    counted.push_back({c.key, c.rule->id, format_timestamp(c.counted_start)});
-  return counted;
-}
-
 nlohmann::json shadow_json(const Outcome& o) {
   nlohmann::json shadow = nlohmann::json::array();
   for (const LimitCheck& c : o.checks)
     if (!c.has_room && c.rule->mode == Mode::kShadow) shadow.push_back(limit_json(c));
   return shadow;
-}
-
-std::string grant_detail(const Outcome& o, const nlohmann::json& counted) {
-  nlohmann::json d = {{"counted", counted}};
-  nlohmann::json shadow = shadow_json(o);
-  if (!shadow.empty()) d["shadow_denied"] = shadow;
-  return d.dump();
 }
 
 std::string deny_detail(const Outcome& o) {
@@ -104,33 +92,135 @@ std::string deny_detail(const Outcome& o) {
 }
 
 ItemResult replay_of(const Request& req, const std::vector<std::string>& sorted,
-                     const std::vector<std::string>& stored_keys, std::int64_t stored_amount,
-                     const std::string& stored_path, bool raise_conflicts) {
+                     const GrantedTxn& stored, bool raise_conflicts) {
   ItemResult r;
-  if (sorted != stored_keys || req.amount != stored_amount) {
+  if (sorted != stored.sorted_keys || req.amount != stored.amount) {
     const std::string msg =
         "txn " + format_uuid(req.txn) + " was already granted with different keys or amount";
     if (raise_conflicts)
       throw SqlError(ERRCODE_UNIQUE_VIOLATION, msg,
-                     "granted: keys " + array_literal(stored_keys) + ", amount " +
-                         std::to_string(stored_amount));
+                     "granted: keys " + array_literal(stored.sorted_keys) + ", amount " +
+                         std::to_string(stored.amount));
     r.error = msg;
     return r;
   }
   r.granted = true;
   r.replayed = true;
-  r.path = stored_path;
+  r.path = stored.path;
   count(Stat::kReplays);
   return r;
 }
 
-// What one granted item wrote, so a lost txn race can be undone in memory.
+// Where a redemption's keys are decided: fast keys from their meters,
+// slow keys from their locked rows and counters.
+struct Routing {
+  std::map<std::string, PinnedSlot> fast;
+  std::vector<std::string> slow;  // bytewise order
+
+  bool is_fast(const std::string& key) const { return fast.count(key) != 0; }
+};
+
+// A granted item before it is written: its outcome, and for each check
+// the window it was counted in and whether a meter counted it.
 struct PendingGrant {
   std::size_t item;
   Outcome outcome;
-  NewTxn txn;
-  std::string detail;
+  std::vector<bool> on_meter;        // per check
+  std::vector<std::size_t> held;     // reservations to give back if it loses
+  std::string path;
 };
+
+std::string counted_json(const PendingGrant& g) {
+  nlohmann::json counted = nlohmann::json::array();
+  for (std::size_t i = 0; i < g.outcome.checks.size(); ++i) {
+    const LimitCheck& c = g.outcome.checks[i];
+    nlohmann::json entry = {c.key, c.rule->id, format_timestamp(c.counted_start)};
+    if (g.on_meter[i]) entry.push_back("f");
+    counted.push_back(std::move(entry));
+  }
+  nlohmann::json d = {{"counted", counted}};
+  nlohmann::json shadow = shadow_json(g.outcome);
+  if (!shadow.empty()) d["shadow_denied"] = shadow;
+  return d.dump();
+}
+
+// Decides one request: usage of slow keys from the ledger (counters plus
+// this batch's earlier grants), of fast keys from their meters. A grant
+// reserves on the meters; if a meter ran out in the meantime (another
+// session took the last units), decide again with what it says.
+struct Decision {
+  Outcome outcome;
+  std::vector<bool> on_meter;
+  std::vector<std::size_t> held;
+};
+
+Decision decide_request(const Request& req, const RuleBook& book, const Routing& routing,
+                        UsageLedger* ledger, Timestamp now) {
+  const std::vector<KeyRules> key_rules = book.for_request(req.keys);
+  // Fast keys: what their meters say now.
+  for (const KeyRules& kr : key_rules) {
+    auto f = routing.fast.find(kr.key);
+    if (f == routing.fast.end()) continue;
+    for (const LimitRule* r : kr.rules) {
+      Meter& m = meter_for(*f->second, kr.key, *r, kr.rules, now);
+      ledger->replace(kr.key, r->id, place(*r, now).counted_start, peek(m, r->id).value_or(0));
+    }
+  }
+  for (;;) {
+    Decision d;
+    d.outcome = decide(key_rules, req.amount, *ledger, now);
+    d.on_meter.assign(d.outcome.checks.size(), false);
+    if (!d.outcome.granted) return d;
+    bool all_reserved = true;
+    for (std::size_t i = 0; i < d.outcome.checks.size() && all_reserved; ++i) {
+      LimitCheck& c = d.outcome.checks[i];
+      auto f = routing.fast.find(c.key);
+      if (f == routing.fast.end()) continue;
+      for (;;) {
+        Meter& m = meter_for(*f->second, c.key, *c.rule, book.rules(c.key), now);
+        std::size_t held = 0;
+        const Reservation r =
+            reserve_units(*f->second, m, *c.rule, c.counted_start, req.amount, &held);
+        if (r.result == Reservation::Result::kReserved) {
+          c.counted_start = r.window_start;
+          d.on_meter[i] = true;
+          d.held.push_back(held);
+          break;
+        }
+        if (r.result == Reservation::Result::kNoRoom) {
+          // Another session took the units between our look and our
+          // reservation: decide again with what the meter says.
+          ledger->replace(c.key, c.rule->id, place(*c.rule, now).counted_start, r.used);
+          all_reserved = false;
+          break;
+        }
+        // kNeedsRoll / kRetry: meter_for moves or finds it again.
+      }
+    }
+    if (all_reserved) return d;
+    release_units(d.held);
+  }
+}
+
+Routing route(const RuleBook& book, Timestamp now) {
+  Routing routing;
+  RulesOf rules;
+  for (const std::string& key : book.limited_keys()) rules[key] = book.rules(key);
+  route_keys(rules, now, &routing.fast, &routing.slow);
+  return routing;
+}
+
+// 'slow' when any limited key took the slow path or none has limits;
+// 'fast' when every limited key was decided from its meters.
+const char* path_of(const Request& req, const RuleBook& book, const Routing& routing) {
+  bool any_fast = false;
+  for (const std::string& k : req.keys) {
+    if (book.rules(k).empty()) continue;
+    if (!routing.is_fast(k)) return "slow";
+    any_fast = true;
+  }
+  return any_fast ? "fast" : "slow";
+}
 
 }  // namespace
 
@@ -138,25 +228,18 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
   const Timestamp now = decision_time();
   std::vector<ItemResult> results(items.size());
 
-  std::vector<Uuid> txns;
   std::set<std::string> keys;
-  for (const BatchItem& item : items) {
-    if (!item.request) continue;
-    txns.push_back(item.request->txn);
-    keys.insert(item.request->keys.begin(), item.request->keys.end());
-  }
+  for (const BatchItem& item : items)
+    if (item.request) keys.insert(item.request->keys.begin(), item.request->keys.end());
   const RuleBook book(keys, now);
-  lock_entities(book.limited_keys(), now);
-  // Look up granted txns only once the locks are held: a session that
-  // waited behind a concurrent redemption of the same txn must see that
-  // grant (and replay it), not the usage it left behind (and deny).
-  const std::map<Uuid, GrantedTxn> stored = load_granted(txns);
-  UsageLedger ledger = book.load_usage(now);
+  const Routing routing = route(book, now);
+  lock_entities(routing.slow, now);
+  UsageLedger ledger = book.load_usage(now, routing.slow);
 
   std::map<Uuid, std::size_t> granted_here;  // txn -> index into grants
   std::vector<PendingGrant> grants;
-  std::vector<NewEvent> denials;  // audit events (only while log_denials is on)
-  std::uint64_t denied = 0;
+  std::vector<std::size_t> denied_items;
+  std::map<std::size_t, Outcome> denial_of;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const BatchItem& item = items[i];
     if (!item.request) {
@@ -164,70 +247,98 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
       continue;
     }
     const Request& req = *item.request;
-    const std::vector<std::string> sorted = sorted_keys(req.keys);
-    if (auto it = stored.find(req.txn); it != stored.end()) {
-      results[i] = replay_of(req, sorted, it->second.sorted_keys, it->second.amount,
-                             it->second.path, raise_conflicts);
-      continue;
-    }
     if (auto it = granted_here.find(req.txn); it != granted_here.end()) {
-      const NewTxn& first = grants[it->second].txn;
-      results[i] =
-          replay_of(req, sorted, first.sorted_keys, first.amount, first.path, raise_conflicts);
+      const PendingGrant& first = grants[it->second];
+      const Request& first_req = *items[first.item].request;
+      GrantedTxn stored{sorted_keys(first_req.keys), first_req.amount, first.path, "", false};
+      results[i] = replay_of(req, sorted_keys(req.keys), stored, raise_conflicts);
       continue;
     }
-    Outcome outcome = decide(book.for_request(req.keys), req.amount, ledger, now);
-    ItemResult& r = results[i];
-    r.path = kSlowPath;
-    if (!outcome.granted) {
-      r.denied_keys = outcome.denied_keys;
-      r.retry_after = outcome.retry_after;
-      ++denied;
-      if (log_denials())
-        denials.push_back(
-            {req.txn, now, "deny", req.keys, req.amount, kSlowPath, deny_detail(outcome)});
+    Decision d = decide_request(req, book, routing, &ledger, now);
+    const char* path = path_of(req, book, routing);
+    results[i].path = path;
+    if (!d.outcome.granted) {
+      denied_items.push_back(i);
+      denial_of[i] = std::move(d.outcome);
       continue;
     }
-    r.granted = true;
-    count_grant(outcome, req.amount, &ledger);
-    const nlohmann::json counted = counted_json(outcome);
+    results[i].granted = true;
+    // Slow keys' usage goes to the ledger so later items see it; fast
+    // keys' is in their meters already.
+    for (std::size_t c = 0; c < d.outcome.checks.size(); ++c) {
+      const LimitCheck& check = d.outcome.checks[c];
+      if (!d.on_meter[c]) ledger.add(check.key, check.rule->id, check.counted_start, req.amount);
+    }
     granted_here[req.txn] = grants.size();
-    grants.push_back({i,
-                      outcome,
-                      {req.txn, sorted, req.amount, kSlowPath, now, counted.dump()},
-                      grant_detail(outcome, counted)});
+    grants.push_back({i, std::move(d.outcome), std::move(d.on_meter), std::move(d.held), path});
   }
 
-  // The txn row is written first: if another session granted the same txn
-  // and committed while we waited for locks, our insert finds its row and
-  // this item becomes a replay — before any counter is touched. (Usage this
-  // item added to the in-memory ledger may have made a later item of the
-  // batch be denied: a denial is always safe, and can be retried.)
-  std::vector<NewTxn> new_txns;
-  for (const PendingGrant& g : grants) new_txns.push_back(g.txn);
-  const std::set<Uuid> inserted = insert_txns(new_txns);
+  // A denied txn may have been granted before (or by a session we waited
+  // for): then the answer is its replay, not a denial.
+  std::vector<Uuid> denied_txns;
+  for (std::size_t i : denied_items) denied_txns.push_back(items[i].request->txn);
+  const std::map<Uuid, GrantedTxn> earlier = load_granted(denied_txns);
+  std::vector<NewEvent> denials;
+  std::uint64_t denied = 0;
+  for (std::size_t i : denied_items) {
+    const Request& req = *items[i].request;
+    if (auto it = earlier.find(req.txn); it != earlier.end()) {
+      results[i] = replay_of(req, sorted_keys(req.keys), it->second, raise_conflicts);
+      continue;
+    }
+    const Outcome& o = denial_of[i];
+    results[i].denied_keys = o.denied_keys;
+    results[i].retry_after = o.retry_after;
+    ++denied;
+    if (log_denials())
+      denials.push_back({req.txn, now, "deny", req.keys, req.amount, results[i].path, deny_detail(o)});
+  }
+
+  // Grants: the unique index on granted txns decides. A txn that is
+  // already there (granted before, or by a session that committed while
+  // we decided) becomes a replay, and what this item reserved or counted
+  // is given back before anything is written for it.
+  std::vector<NewEvent> grant_events;
+  for (const PendingGrant& g : grants) {
+    const Request& req = *items[g.item].request;
+    grant_events.push_back({req.txn, now, "grant", req.keys, req.amount, g.path, counted_json(g)});
+  }
+  // Every writer of grants registers, not only the fast path's: the fold
+  // also reads slow-path grants (for the keys' rates), and must not pass
+  // over one still in flight.
+  if (!grant_events.empty()) register_fold_writer();
+  const std::map<Uuid, std::int64_t> inserted = insert_grants(grant_events);
 
   std::map<std::tuple<std::string, std::int64_t, Timestamp>, std::int64_t> deltas;
-  std::vector<NewEvent> events;
   std::vector<Uuid> lost;
+  std::int64_t max_seq = 0;
+  std::uint64_t fast_grants = 0;
   for (const PendingGrant& g : grants) {
-    if (!inserted.count(g.txn.txn)) {
-      lost.push_back(g.txn.txn);
+    const Request& req = *items[g.item].request;
+    auto in = inserted.find(req.txn);
+    if (in == inserted.end()) {
+      release_units(g.held);
+      lost.push_back(req.txn);
       continue;
     }
-    for (const LimitCheck& c : g.outcome.checks)
-      deltas[{c.key, c.rule->id, c.counted_start}] += g.txn.amount;
-    events.push_back(
-        {g.txn.txn, now, "grant", items[g.item].request->keys, g.txn.amount, kSlowPath, g.detail});
+    max_seq = std::max(max_seq, in->second);
+    for (std::size_t c = 0; c < g.outcome.checks.size(); ++c) {
+      const LimitCheck& check = g.outcome.checks[c];
+      if (!g.on_meter[c]) deltas[{check.key, check.rule->id, check.counted_start}] += req.amount;
+    }
+    for (const std::string& key : req.keys)
+      if (auto f = routing.fast.find(key); f != routing.fast.end())
+        note_slot_use(*f->second, in->second, now, req.amount);
+    if (g.path == std::string("fast")) ++fast_grants;
   }
+  if (max_seq) note_seq(max_seq);
   if (!lost.empty()) {
     const std::map<Uuid, GrantedTxn> winners = load_granted(lost);
     for (const PendingGrant& g : grants) {
-      auto w = winners.find(g.txn.txn);
-      if (w == winners.end()) continue;
       const Request& req = *items[g.item].request;
-      results[g.item] = replay_of(req, g.txn.sorted_keys, w->second.sorted_keys, w->second.amount,
-                                  w->second.path, raise_conflicts);
+      auto w = winners.find(req.txn);
+      if (w != winners.end())
+        results[g.item] = replay_of(req, sorted_keys(req.keys), w->second, raise_conflicts);
     }
   }
 
@@ -235,10 +346,10 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
   for (const auto& [where, units] : deltas)
     counter_rows.push_back({std::get<0>(where), std::get<1>(where), std::get<2>(where), units});
   add_counters(counter_rows);
-  events.insert(events.end(), denials.begin(), denials.end());
-  insert_events(events);
+  insert_events(denials);
 
-  count(Stat::kGrantsSlow, grants.size() - lost.size());
+  count(Stat::kGrantsFast, fast_grants);
+  count(Stat::kGrantsSlow, grants.size() - lost.size() - fast_grants);
   count(Stat::kDenials, denied);
   return results;
 }
@@ -247,7 +358,20 @@ std::vector<KeyCheckRow> check_keys(const std::vector<std::string>& keys, std::i
   const Timestamp now = decision_time();
   const std::set<std::string> key_set(keys.begin(), keys.end());
   const RuleBook book(key_set, now);
-  const UsageLedger ledger = book.load_usage(now);
+  UsageLedger ledger = book.load_usage(now, book.limited_keys());
+  // Keys on the fast path: their meters are ahead of the counters.
+  if (shared_state_available()) {
+    for (const std::string& key : book.limited_keys()) {
+      PinnedSlot slot = key_table().find(MyDatabaseId, key);
+      if (!slot || slot->load_state() == KeyState::kSlow) continue;
+      for (const LimitRule* r : book.rules(key)) {
+        Meter* m = find_meter(*slot, r->id);
+        const Timestamp ws = place(*r, now).counted_start;
+        if (m && m->window_start.load() == ws)
+          if (auto used = peek(*m, r->id)) ledger.replace(key, r->id, ws, *used);
+      }
+    }
+  }
   std::vector<KeyCheckRow> out;
   for (const std::string& key : keys) {
     for (const LimitRule* rule : book.rules(key)) {
@@ -263,29 +387,72 @@ std::vector<KeyCheckRow> check_keys(const std::vector<std::string>& keys, std::i
 }
 
 bool reverse_txn(const Uuid& txn, const std::optional<std::string>& reason) {
-  const std::optional<GrantedTxn> granted = lock_txn_for_reversal(txn);
+  const std::optional<GrantedTxn> granted = find_grant_for_reversal(txn);
   if (!granted || granted->reversed) return false;
   const Timestamp now = decision_time();
 
-  // Lock the limited keys of the grant (the keys its counted windows name),
-  // in the same global order redeem uses.
+  // The keys the grant counted, routed as a redemption would route them
+  // now: a key on the fast path gets its units back on its meter (at
+  // commit) and the rollup folds the reversal into the counters; a key on
+  // the slow path is locked and its counters are corrected here.
   const nlohmann::json counted = nlohmann::json::parse(granted->counted_json);
-  std::set<std::string> limited;
-  for (const auto& c : counted) limited.insert(c.at(0).get<std::string>());
-  lock_entities(std::vector<std::string>(limited.begin(), limited.end()), now);
-
-  std::vector<CounterDelta> deltas;
-  for (const auto& c : counted) {
-    const Timestamp start = parse_timestamp(c.at(2).get<std::string>().c_str());
-    deltas.push_back(
-        {c.at(0).get<std::string>(), c.at(1).get<std::int64_t>(), start, granted->amount});
+  std::set<std::string> counted_keys;
+  for (const auto& c : counted) counted_keys.insert(c.at(0).get<std::string>());
+  const RuleBook book(counted_keys, now);
+  RulesOf rules;
+  for (const std::string& k : counted_keys) rules[k] = book.rules(k);
+  // A key whose limits were dropped since still needs a route: give it a
+  // rule list that is empty but present.
+  Routing routing;
+  {
+    RulesOf limited;
+    for (const auto& [k, r] : rules)
+      if (!r.empty()) limited[k] = r;
+    route_keys(limited, now, &routing.fast, &routing.slow);
+    for (const auto& [k, r] : rules)
+      if (r.empty()) routing.slow.push_back(k);
+    std::sort(routing.slow.begin(), routing.slow.end());
   }
-  subtract_counters(deltas);
-  mark_reversed(txn, now, reason);
-  nlohmann::json detail = {{"counted", counted}};
+  lock_entities(routing.slow, now);
+
+  nlohmann::json reversed = nlohmann::json::array();
+  std::vector<CounterDelta> deltas;
+  struct GiveBack {
+    KeySlot* slot;
+    Meter* meter;
+    std::uint64_t generation;
+  };
+  std::vector<GiveBack> give_backs;
+  for (const auto& c : counted) {
+    const std::string key = c.at(0).get<std::string>();
+    const std::int64_t limit_id = c.at(1).get<std::int64_t>();
+    const std::string start_text = c.at(2).get<std::string>();
+    nlohmann::json entry = {key, limit_id, start_text};
+    auto f = routing.fast.find(key);
+    if (f == routing.fast.end()) {
+      deltas.push_back({key, limit_id, parse_timestamp(start_text.c_str()), granted->amount});
+    } else {
+      entry.push_back("f");
+      const Timestamp start = parse_timestamp(start_text.c_str());
+      if (Meter* m = find_meter(*f->second, limit_id))
+        if (m->window_start.load() == start)
+          give_backs.push_back({f->second.get(), m, m->generation.load()});
+    }
+    reversed.push_back(std::move(entry));
+  }
+  nlohmann::json detail = {{"counted", reversed}};
   if (reason) detail["reason"] = *reason;
-  insert_events(
-      {{txn, now, "reverse", granted->sorted_keys, granted->amount, granted->path, detail.dump()}});
+  register_fold_writer();
+  const std::optional<std::int64_t> seq = insert_reverse_event(
+      {txn, now, "reverse", granted->sorted_keys, granted->amount, granted->path, detail.dump()});
+  if (!seq) return false;  // reversed by a session we waited for
+  note_seq(*seq);
+  for (const GiveBack& g : give_backs) {
+    give_back_on_commit(*g.slot, *g.meter, g.generation, granted->amount);
+    note_slot_use(*g.slot, *seq, now);
+  }
+  for (auto& [key, slot] : routing.fast) note_slot_use(*slot, *seq, now);
+  subtract_counters(deltas);
   count(Stat::kReversals);
   return true;
 }

@@ -1,6 +1,7 @@
 // SQL entry points behind allot.stats.
 #include "guard.hpp"
 #include "result.hpp"
+#include "shared_state.hpp"
 #include "stats.hpp"
 
 using namespace allot::pg;
@@ -18,8 +19,10 @@ Datum allot_stats(PG_FUNCTION_ARGS) {
     const Stat order[] = {Stat::kGrantsFast, Stat::kGrantsSlow, Stat::kDenials,   Stat::kReplays,
                           Stat::kReversals,  Stat::kPromotions, Stat::kDemotions, Stat::kRollups};
     for (int i = 0; i < 8; ++i) values[i] = Int64GetDatum(static_cast<int64>(stat_value(order[i])));
-    // Shared-memory keys belong to the fast path, which is not built yet.
-    nulls[8] = nulls[9] = true;
+    if (shared_state_available()) {
+      values[8] = Int64GetDatum(static_cast<int64>(key_table().used_slots()));
+      values[9] = Int64GetDatum(static_cast<int64>(key_table().capacity()));
+    }
     values[10] = TimestampTzGetDatum(stats_since());
     return composite_datum(desc, values, nulls);
   });

@@ -1,7 +1,12 @@
 // Module entry: PG_MODULE_MAGIC and _PG_init.
 #include "guard.hpp"
 #include "settings.hpp"
+#include "drop_hook.hpp"
+#include "fast_path.hpp"
+#include "limits_cache.hpp"
+#include "shared_state.hpp"
 #include "stats.hpp"
+#include "worker.hpp"
 
 extern "C" {
 
@@ -12,7 +17,14 @@ void _PG_init(void) {
   allot::pg::define_settings();
   // Shared memory can only be had at server start; without preloading,
   // pg_allot works the same, minus allot.stats.
-  if (process_shared_preload_libraries_in_progress) allot::pg::request_stats_shmem();
+  if (process_shared_preload_libraries_in_progress) {
+    allot::pg::request_stats_shmem();
+    allot::pg::request_shared_state();
+    allot::pg::register_launcher();
+    allot::pg::install_drop_hook();
+  }
+  allot::pg::register_fast_path_callbacks();
+  allot::pg::register_limits_cache_callbacks();
 }
 
 }  // extern "C"

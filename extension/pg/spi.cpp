@@ -11,12 +11,12 @@ SPIPlanPtr Statement::plan() {
     // Generic plans: our statements are small, index-driven and the same
     // plan is right for every parameter value, so re-planning each call
     // with the values (custom plans) is wasted work (~25% of a redeem).
-    SPIPlanPtr p = SPI_prepare_cursor(sql_, static_cast<int>(arg_types_.size()), arg_types_.data(),
+    SPIPlanPtr p = SPI_prepare_cursor(sql_.c_str(), static_cast<int>(arg_types_.size()), arg_types_.data(),
                                       CURSOR_OPT_GENERIC_PLAN);
     if (p == nullptr)
-      elog(ERROR, "pg_allot: could not prepare \"%s\": %s", sql_,
+      elog(ERROR, "pg_allot: could not prepare \"%s\": %s", sql_.c_str(),
            SPI_result_code_string(SPI_result));
-    if (SPI_keepplan(p) != 0) elog(ERROR, "pg_allot: could not keep plan for \"%s\"", sql_);
+    if (SPI_keepplan(p) != 0) elog(ERROR, "pg_allot: could not keep plan for \"%s\"", sql_.c_str());
     return p;
   });
   return plan_;
@@ -62,6 +62,10 @@ Datum Rows::datum(std::uint64_t row, int column) const {
 
 std::int64_t Rows::get_int64(std::uint64_t row, int column) const {
   return DatumGetInt64(datum(row, column));
+}
+
+double Rows::get_double(std::uint64_t row, int column) const {
+  return DatumGetFloat8(datum(row, column));
 }
 
 bool Rows::get_bool(std::uint64_t row, int column) const {

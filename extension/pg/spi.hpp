@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "postgres.hpp"
@@ -15,16 +16,16 @@ namespace allot::pg {
 
 class Statement {
  public:
-  Statement(const char* sql, std::initializer_list<Oid> arg_types)
-      : sql_(sql), arg_types_(arg_types) {}
+  Statement(std::string sql, std::initializer_list<Oid> arg_types)
+      : sql_(std::move(sql)), arg_types_(arg_types) {}
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  const char* sql() const { return sql_; }
+  const char* sql() const { return sql_.c_str(); }
   SPIPlanPtr plan();
 
  private:
-  const char* sql_;
+  std::string sql_;
   std::vector<Oid> arg_types_;
   SPIPlanPtr plan_ = nullptr;
 };
@@ -48,6 +49,7 @@ class Rows {
   Datum datum(std::uint64_t row, int column) const;  // column is 1-based
   std::int64_t get_int64(std::uint64_t row, int column) const;
   bool get_bool(std::uint64_t row, int column) const;
+  double get_double(std::uint64_t row, int column) const;
   std::string get_text(std::uint64_t row, int column) const;
 };
 

@@ -27,7 +27,11 @@ struct GrantedTxn {
 std::map<Uuid, GrantedTxn> load_granted(const std::vector<Uuid>& txns);
 
 // Limits whose scope is one of `scopes` and whose valid range contains `at`.
-std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes, Timestamp at);
+// The limits of these scopes, at any time of validity (callers keep those
+// valid at their decision time).
+std::vector<LimitRule> load_limits(const std::vector<std::string>& scopes);
+// Every limit, if there are at most `at_most` of them (nullopt otherwise).
+std::optional<std::vector<LimitRule>> load_all_limits(std::size_t at_most);
 
 // Creates missing entity rows and locks all of them, in the order given
 // (callers pass keys sorted bytewise: one global lock order, no deadlocks).
@@ -55,18 +59,6 @@ void add_counters(const std::vector<CounterDelta>& deltas);
 // longer exist (their limit was dropped) are left alone.
 void subtract_counters(const std::vector<CounterDelta>& deltas);
 
-// Inserts granted txns; returns those that were inserted (a txn missing from
-// the result was granted concurrently by another session that committed).
-struct NewTxn {
-  Uuid txn;
-  std::vector<std::string> sorted_keys;
-  std::int64_t amount;
-  std::string path;
-  Timestamp at;
-  std::string counted_json;
-};
-std::set<Uuid> insert_txns(const std::vector<NewTxn>& txns);
-
 struct NewEvent {
   Uuid txn;
   Timestamp at;
@@ -76,12 +68,24 @@ struct NewEvent {
   std::string path;
   std::string detail_json;
 };
+
+// Inserts grant events; returns txn -> seq of those inserted. A txn
+// missing from the result was already granted (by another session that
+// committed, or earlier): the unique index on grants is what makes redeem
+// idempotent.
+std::map<Uuid, std::int64_t> insert_grants(const std::vector<NewEvent>& grants);
+
+// Inserts a reversal; nullopt when the txn was already reversed.
+std::optional<std::int64_t> insert_reverse_event(const NewEvent& reverse);
+
+// Denials and other events without a uniqueness rule.
 void insert_events(const std::vector<NewEvent>& events);
 
-// Marks a txn reversed; true when it was granted and not yet reversed (the
-// row is locked first, so concurrent reversals of one txn serialise).
-// Waits for an in-flight redemption of the same txn to commit or abort.
-std::optional<GrantedTxn> lock_txn_for_reversal(const Uuid& txn);
-void mark_reversed(const Uuid& txn, Timestamp at, const std::optional<std::string>& reason);
+// The grant of txn, waiting for an in-flight redemption of it to commit or
+// roll back; nullopt when it was never granted.
+std::optional<GrantedTxn> find_grant_for_reversal(const Uuid& txn);
+
+// Durable path flags (allot.entity_state) of the keys that have a row.
+std::map<std::string, std::string> load_entity_paths(const std::vector<std::string>& keys);
 
 }  // namespace allot::pg

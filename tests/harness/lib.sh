@@ -20,9 +20,12 @@
 #   check NAME GOT WANT [OP]   record one check (OP: -eq (default), -le,
 #                     -ge); prints it; failures are counted in CHECK_FAILS
 #   pgbench_run DB CLIENTS TXNS SCRIPT_FILE [PGBENCH_ARGS...]
-#                     pgbench -n -M prepared; returns 1 (after printing
-#                     pgbench's output) on a non-zero exit, unprocessed or
-#                     failed transactions. NB: pgbench reads ":name" anywhere
+#                     pgbench -n -M prepared, min(CLIENTS, 8) threads
+#                     (PGBENCH_THREADS=N overrides; PGBENCH_TIMEOUT=SECONDS
+#                     kills a run that takes longer, e.g. stuck clients);
+#                     returns 1 (after printing pgbench's output) on a
+#                     non-zero exit, a timeout, unprocessed or failed
+#                     transactions. NB: pgbench reads ":name" anywhere
 #                     in a script, even inside quotes, as a variable, so
 #                     keys like 'voucher:HOT' must come in through
 #                     -D name=value variables (CAST(:name AS text)).
@@ -128,14 +131,21 @@ show_failure_details() {
 pgbench_run() {
     local db="$1" clients="$2" txns="$3" script="$4" threads log rc
     shift 4
-    threads=$(( clients < 8 ? clients : 8 ))
+    threads="${PGBENCH_THREADS:-$(( clients < 8 ? clients : 8 ))}"
     log="$(mktemp)"
     add_cleanup "rm -f '$log'"
     echo "pgbench: $clients clients x $txns transactions ($((clients * txns)) attempts), $threads threads"
-    "$PG_BINDIR/pgbench" -n -M prepared -f "$script" -c "$clients" -j "$threads" \
+    local -a limit=()
+    [ -n "${PGBENCH_TIMEOUT:-}" ] && limit=(timeout --kill-after=10 "$PGBENCH_TIMEOUT")
+    ${limit[@]+"${limit[@]}"} "$PG_BINDIR/pgbench" -n -M prepared -f "$script" -c "$clients" -j "$threads" \
         -t "$txns" "$@" "$db" >"$log" 2>&1 && rc=0 || rc=$?
     grep -E '^(number of (transactions actually processed|failed transactions)|latency average|tps)' "$log" \
         | sed 's/^/  /' || true
+    if [ "$rc" = 124 ] && [ -n "${PGBENCH_TIMEOUT:-}" ]; then
+        echo "pgbench did not finish within $PGBENCH_TIMEOUT s and was killed; the last 30 lines of its output:"
+        tail -n 30 "$log"
+        return 1
+    fi
     if [ "$rc" != 0 ]; then
         echo "pgbench exited with status $rc; its output:"
         cat "$log"

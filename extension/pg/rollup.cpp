@@ -1,0 +1,314 @@
+#include "rollup.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../core/key.hpp"
+#include "convert.hpp"
+#include "fast_path.hpp"
+#include "guard.hpp"
+#include "path_change.hpp"
+#include "postgres.hpp"
+#include "settings.hpp"
+#include "shared_state.hpp"
+#include "spi.hpp"
+#include "stats.hpp"
+
+// Folding is sound although sequence order is not commit order:
+//
+//   The fold reads M = max_seq_seen, then every backend's registration,
+//   then takes its snapshot, and folds the events with last_seq < seq <=
+//   upto, upto = min(M, lowest registration). Take an event e with
+//   seq <= upto that the snapshot does not see, written by transaction T
+//   still in flight. T registered before taking e's seq. If T registered
+//   before we read the registrations, its registration is <= upto... and it
+//   is below e.seq, so upto < e.seq: contradiction. If T registered after,
+//   e.seq was handed out after we read M, and M only holds seqs handed out
+//   before: e.seq > M >= upto: contradiction. So every event at or below
+//   upto that the snapshot misses rolled back, and none is ever skipped.
+//   Slow-path writers register too: their counters were written with
+//   their events, but the fold reads their grants for the keys' rates.
+
+namespace allot::pg {
+namespace {
+
+struct FoldState {
+  std::int64_t last_seq;
+  double seconds_since_last;
+};
+
+FoldState lock_rollup_state() {
+  static Statement stmt(
+      "SELECT last_seq, greatest(extract(epoch FROM clock_timestamp() - last_at)::float8, 0.001) "
+      "FROM allot.rollup_state FOR UPDATE",
+      {});
+  Rows rows = execute(stmt, {});
+  if (rows.size() != 1) throw std::runtime_error("allot.rollup_state must hold exactly one row");
+  return {rows.get_int64(0, 1), rows.get_double(0, 2)};
+}
+
+std::int64_t max_visible_seq() {
+  static Statement stmt("SELECT coalesce(max(seq), 0) FROM allot.events", {});
+  return execute(stmt, {}, Snap::kAfterLocks).get_int64(0, 1);
+}
+
+struct KeyUnits {
+  double units;
+  Timestamp last_at;
+};
+
+struct Folded {
+  std::int64_t events = 0;
+  // Units granted per key by slow-path grants (fast keys count theirs in
+  // their slots: reading every fast grant's keys here would double the
+  // fold's cost).
+  std::map<std::string, KeyUnits> by_key;
+};
+
+Folded fold_range(std::int64_t after, std::int64_t upto) {
+  static Statement stmt(
+      "WITH ev AS ("
+      "  SELECT e.kind, e.amount, e.keys, e.at, e.path, e.detail FROM allot.events e "
+      "   WHERE e.seq > $1 AND e.seq <= $2"
+      "), folded AS ("
+      "  INSERT INTO allot.counters AS c (key, limit_id, window_start, used) "
+      "  SELECT x.key, x.limit_id, x.window_start, x.units FROM ("
+      "    SELECT f->>0 AS key, (f->>1)::bigint AS limit_id, (f->>2)::timestamptz AS window_start, "
+      "           sum(CASE ev.kind WHEN 'grant' THEN ev.amount ELSE -ev.amount END)::bigint AS units "
+      "      FROM ev, jsonb_array_elements(ev.detail->'counted') AS f "
+      "     WHERE ev.kind IN ('grant', 'reverse') AND f->>3 = 'f' "
+      "     GROUP BY 1, 2, 3) x "
+      "   WHERE EXISTS (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id) "
+      "  ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used "
+      "  RETURNING 1"
+      ") "
+      "SELECT k, sum(ev.amount)::float8, max(ev.at) FROM ev, unnest(ev.keys) AS k "
+      " WHERE ev.kind = 'grant' AND ev.path = 'slow' GROUP BY k "
+      "UNION ALL SELECT NULL, (SELECT count(*) FROM ev)::float8, NULL",
+      {INT8OID, INT8OID});
+  Folded out;
+  if (upto <= after) return out;
+  // A fresh snapshot, taken after the caller read the horizon.
+  Rows rows = execute(stmt, {Int64GetDatum(after), Int64GetDatum(upto)}, Snap::kAfterLocks);
+  for (std::uint64_t i = 0; i < rows.size(); ++i) {
+    if (rows.is_null(i, 1)) {
+      out.events = static_cast<std::int64_t>(rows.get_double(i, 2));
+      continue;
+    }
+    out.by_key[rows.get_text(i, 1)] = {rows.get_double(i, 2),
+                                       DatumGetTimestampTz(rows.datum(i, 3))};
+  }
+  return out;
+}
+
+void save_rollup_state(std::int64_t last_seq, bool unfolded_possible) {
+  static Statement stmt(
+      "UPDATE allot.rollup_state SET last_seq = $1, last_at = clock_timestamp(), "
+      "       rollups = rollups + 1, unfolded_possible = $2",
+      {INT8OID, BOOLOID});
+  execute(stmt, {Int64GetDatum(last_seq), BoolGetDatum(unfolded_possible)});
+}
+
+// Rates and last grant of keys with a durable row (slow-path keys; fast
+// keys keep theirs in shared memory). Written to allot.key_activity, which
+// only the rollup writes: it never waits for a redemption's row lock.
+std::int64_t update_key_activity(const Folded& f, double decay, double dt) {
+  static Statement stmt(
+      "WITH fresh AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) "
+      "               AS u(key, units, last_at)), "
+      "target AS (SELECT coalesce(f.key, a.key) AS key, coalesce(f.units, 0) AS units, "
+      "                  f.last_at, coalesce(a.rate, 0) AS rate, a.last_seen "
+      "             FROM fresh f FULL JOIN allot.key_activity a ON a.key = f.key "
+      "            WHERE a.rate > 0 OR (f.key IS NOT NULL AND EXISTS "
+      "                  (SELECT 1 FROM allot.entity_state en WHERE en.key = f.key))), "
+      "upd AS (INSERT INTO allot.key_activity AS a (key, rate, last_seen) "
+      "        SELECT t.key, CASE WHEN t.units = 0 AND t.rate * $4 < 1e-6 THEN 0 "
+      "                           ELSE t.rate * $4 + (t.units / $5) * (1 - $4) END, "
+      "               greatest(t.last_seen, t.last_at) FROM target t "
+      "        ON CONFLICT (key) DO UPDATE SET rate = EXCLUDED.rate, last_seen = EXCLUDED.last_seen "
+      "        RETURNING 1) "
+      "SELECT count(*) FROM upd",
+      {TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID});
+  std::vector<std::string> keys;
+  std::vector<double> units;
+  std::vector<Timestamp> last;
+  for (const auto& [k, u] : f.by_key) {
+    keys.push_back(k);
+    units.push_back(u.units);
+    last.push_back(u.last_at);
+  }
+  Rows rows = execute(stmt, {strings_to_text_array(keys), float8_array(units),
+                             timestamp_array(last), Float8GetDatum(decay), Float8GetDatum(dt)});
+  return rows.get_int64(0, 1);
+}
+
+struct LimitInfo {
+  std::int64_t max;
+  bool enforce;
+};
+
+std::map<std::int64_t, LimitInfo> load_limit_maxima() {
+  static Statement stmt("SELECT id, max, mode = 'enforce' FROM allot.limits", {});
+  Rows rows = execute(stmt, {});
+  std::map<std::int64_t, LimitInfo> out;
+  for (std::uint64_t i = 0; i < rows.size(); ++i)
+    out[rows.get_int64(i, 1)] = {rows.get_int64(i, 2), rows.get_bool(i, 3)};
+  return out;
+}
+
+// Smallest headroom of a slow key's enforced limits, from the counters
+// (exact for a slow key), in its current windows.
+std::int64_t slow_key_headroom(const std::string& key) {
+  static Statement stmt(
+      "SELECT min(l.max - coalesce((SELECT sum(c.used) FROM allot.counters c "
+      "   WHERE c.key = $1 AND c.limit_id = l.id AND c.window_start >= w.rows_from "
+      "     AND c.window_start < w.rows_to), 0))::bigint "
+      "FROM allot.limits l CROSS JOIN LATERAL allot._current_window(l.per, l.sliding, l.valid, "
+      "     allot._now()) w "
+      "WHERE l.mode = 'enforce' AND l.valid @> allot._now() "
+      "  AND l.scope IN ($1, $2)",
+      {TEXTOID, TEXTOID});
+  Rows rows = execute(stmt, {string_to_text(key), string_to_text(key_class(key))});
+  if (rows.size() == 0 || rows.is_null(0, 1)) return INT64_MAX;
+  return rows.get_int64(0, 1);
+}
+
+double seconds_left(std::int64_t headroom, double rate) {
+  if (headroom <= 0) return 0;
+  if (rate <= 1e-9) return INFINITY;
+  return static_cast<double>(headroom) / rate;
+}
+
+// The fold proper, under the rollup_state lock. Returns what it folded.
+struct FoldResult {
+  std::int64_t before;
+  std::int64_t upto;
+  Folded folded;
+  double dt;
+};
+
+FoldResult fold_locked() {
+  const FoldState st = lock_rollup_state();
+  std::int64_t upto;
+  DatabaseState* d = shared_state_available() ? my_database() : nullptr;
+  if (d && d->folded.load()) {
+    upto = fold_horizon(*d);
+  } else {
+    // No fast-path writer can be in flight: before the first fold after a
+    // start nothing is decided on the fast path (fast_path_ready), and
+    // without the preload there is no fast path.
+    upto = max_visible_seq();
+    if (d) note_seq(upto);
+  }
+  FoldResult r{st.last_seq, std::max(upto, st.last_seq), {}, st.seconds_since_last};
+  r.folded = fold_range(st.last_seq, r.upto);
+  save_rollup_state(r.upto, shared_state_available());
+  return r;
+}
+
+}  // namespace
+
+std::int64_t fold_now() { return fold_locked().upto; }
+
+void fold_leftovers_once() {
+  static bool checked = false;
+  if (checked) return;
+  static Statement stmt("SELECT unfolded_possible FROM allot.rollup_state", {});
+  Rows rows = execute(stmt, {}, Snap::kAfterLocks);
+  if (rows.size() == 1 && rows.get_bool(0, 1)) {
+    fold_locked();
+    return;  // look again next time: this fold commits with the caller
+  }
+  checked = true;
+}
+
+RollupResult run_rollup() {
+  RollupResult result;
+  const double tau = 10.0;  // seconds: time constant of the recent rate
+  const bool shared = fast_path_ready();
+
+  // Keys to move to the slow path are closed and drained before the fold,
+  // so that the fold covers all their grants.
+  std::vector<KeySlot*> closing;
+  std::map<std::int64_t, LimitInfo> limits;
+  const Timestamp now = decision_time();
+  const auto hold = static_cast<Timestamp>(path_hold_seconds() * 1e6);
+  if (shared) {
+    limits = load_limit_maxima();
+    key_table().for_each([&](KeySlot& s) {
+      if (s.db != MyDatabaseId || s.load_state() != KeyState::kFast) return;
+      if (now - s.state_since.load() < hold) return;
+      std::int64_t headroom = INT64_MAX;
+      for (Meter& m : s.meters) {
+        const std::int64_t id = m.limit_id.load();
+        auto l = limits.find(id);
+        if (id == 0 || l == limits.end() || !l->second.enforce) continue;
+        headroom = std::min(headroom, l->second.max - m.used.load());
+      }
+      if (headroom == INT64_MAX || seconds_left(headroom, s.rate()) >= slow_below_seconds()) return;
+      closing.reserve(closing.size() + 1);
+      if (close_slot(s)) closing.push_back(&s);
+    });
+    // An error from here on rolls us back, which reopens them.
+    for (KeySlot*& s : closing)
+      if (!wait_drained(*s, std::chrono::milliseconds(50))) {
+        reopen(*s);
+        s = nullptr;
+      }
+  }
+
+  const FoldResult f = fold_locked();
+  result.events = f.folded.events;
+  const double decay = std::exp(-f.dt / tau);
+  result.keys = update_key_activity(f.folded, decay, f.dt);
+
+  if (!shared) return result;
+  for (KeySlot* s : closing) {
+    if (!s) continue;
+    if (s->max_event_seq.load() > f.upto) {  // a grant the fold could not reach yet
+      reopen(*s);
+      continue;
+    }
+    finish_demotion(*s);
+    ++result.promoted;
+  }
+  const auto idle = static_cast<Timestamp>(idle_key_seconds() * 1e6);
+  std::vector<KeySlot*> markers;
+  key_table().for_each([&](KeySlot& s) {
+    if (s.db != MyDatabaseId) return;
+    const KeyState state = s.load_state();
+    // Fast keys count their units in the slot; a key marked slow is
+    // granted on the slow path, whose grants the fold read.
+    double units = static_cast<double>(s.units_since_rollup.exchange(0));
+    if (state == KeyState::kSlow)
+      if (auto fresh = f.folded.by_key.find(std::string(s.key_view()));
+          fresh != f.folded.by_key.end())
+        units += fresh->second.units;
+    s.set_rate(s.rate() * decay + (units / f.dt) * (1 - decay));
+    const bool idle_now = now - s.last_used.load() > idle;
+    // Idle fast keys give their slot back once the counters (as committed
+    // before this rollup) hold all their grants.
+    if (state == KeyState::kFast && idle_now && s.max_event_seq.load() <= f.before)
+      KeyTable::retire(&s, KeyState::kFast);
+    else if (state == KeyState::kSlow && idle_now)
+      KeyTable::retire(&s, KeyState::kSlow);
+    else if (state == KeyState::kSlow && now - s.state_since.load() >= hold)
+      markers.push_back(&s);
+  });
+  for (KeySlot* s : markers) {
+    const std::string key(s->key_view());
+    if (seconds_left(slow_key_headroom(key), s->rate()) <= fast_above_seconds()) continue;
+    write_durable_path(key, "fast");
+    change_state_at_commit(*s, KeyState::kEmpty, KeyState::kSlow);
+    ++result.demoted;
+  }
+  count(Stat::kPromotions, static_cast<std::uint64_t>(result.promoted));
+  count(Stat::kDemotions, static_cast<std::uint64_t>(result.demoted));
+  count(Stat::kRollups);
+  return result;
+}
+
+}  // namespace allot::pg

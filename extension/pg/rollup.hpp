@@ -1,0 +1,29 @@
+// allot.rollup(): folds committed fast-path grants and reversals from the
+// log into the counters, keeps each key's recent rate, retires idle keys
+// from shared memory and moves keys between the fast and the slow path.
+#pragma once
+
+#include <cstdint>
+
+namespace allot::pg {
+
+struct RollupResult {
+  std::int64_t events = 0;    // events folded
+  std::int64_t keys = 0;      // keys whose rate changed
+  std::int32_t promoted = 0;  // keys moved to the slow path
+  std::int32_t demoted = 0;   // keys moved back to the fast path
+};
+
+RollupResult run_rollup();
+
+// The fold alone (for the first redemption after a restart, see
+// fast_path_ready, and for allot.set_path). Returns the seq the counters
+// now hold every grant up to.
+std::int64_t fold_now();
+
+// Without the preload: once per session, fold fast-path grants a
+// preloaded server may have left unfolded (it stopped or crashed before
+// its rollup reached them).
+void fold_leftovers_once();
+
+}  // namespace allot::pg

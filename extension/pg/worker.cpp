@@ -1,0 +1,216 @@
+#include "worker.hpp"
+
+#include <map>
+#include <vector>
+
+#include "guard.hpp"
+#include "postgres.hpp"
+#include "rollup.hpp"
+#include "settings.hpp"
+#include "shared_state.hpp"
+#include "spi.hpp"
+
+extern "C" {
+PGDLLEXPORT void allot_launcher_main(Datum arg);
+PGDLLEXPORT void allot_rollup_worker_main(Datum arg);
+}
+
+namespace allot::pg {
+namespace {
+
+constexpr const char* kLauncherType = "pg_allot launcher";
+constexpr const char* kWorkerType = "pg_allot rollup";
+// The schema this library works with (default_version in pg_allot.control).
+// A database still at an older version is left alone until it is updated.
+constexpr const char* kSchemaVersion = "0.2";
+
+void fill_worker(BackgroundWorker* w, const char* type, const char* function) {
+  memset(w, 0, sizeof(*w));
+  snprintf(w->bgw_name, BGW_MAXLEN, "%s", type);
+  snprintf(w->bgw_type, BGW_MAXLEN, "%s", type);
+  w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+  snprintf(w->bgw_library_name, BGW_MAXLEN, "pg_allot");
+  snprintf(w->bgw_function_name, BGW_MAXLEN, "%s", function);
+}
+
+// Databases that accept connections (read from the shared catalog).
+std::vector<Oid> connectable_databases() {
+  std::vector<Oid> out;
+  StartTransactionCommand();
+  Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+  TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+  HeapTuple tuple;
+  while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+    auto* db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+    if (db->datallowconn && !db->datistemplate) out.push_back(db->oid);
+  }
+  table_endscan(scan);
+  table_close(rel, AccessShareLock);
+  CommitTransactionCommand();
+  return out;
+}
+
+bool extension_installed() {
+  return OidIsValid(get_extension_oid("pg_allot", true));
+}
+
+// Whether the extension is installed, and if so holds it for the rest of
+// the transaction: DROP EXTENSION takes an exclusive lock on the extension
+// object, so it waits for our rollup instead of pulling the tables from
+// under it ("relation allot.limits does not exist").
+bool hold_extension() {
+  const Oid ext = get_extension_oid("pg_allot", true);
+  if (!OidIsValid(ext)) return false;
+  LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+  // A DROP that held the lock before us has committed by now.
+  return get_extension_oid("pg_allot", true) == ext;
+}
+
+// A DROP DATABASE of our database holds this lock while it waits for the
+// other sessions to leave: give way at once.
+bool database_being_dropped() {
+  LOCKTAG tag;
+  SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+  if (LockAcquire(&tag, RowExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL) return true;
+  LockRelease(&tag, RowExclusiveLock, false);
+  return false;
+}
+
+}  // namespace
+
+void register_launcher() {
+  BackgroundWorker w;
+  fill_worker(&w, kLauncherType, "allot_launcher_main");
+  w.bgw_restart_time = 1;  // seconds: it comes back after a crash
+  RegisterBackgroundWorker(&w);
+}
+
+}  // namespace allot::pg
+
+using namespace allot::pg;
+
+void allot_launcher_main(Datum) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+
+  // Plain C structures only: errors here end the process (and the
+  // postmaster restarts it), never unwinding C++ frames.
+  struct Running {
+    Oid db;
+    BackgroundWorkerHandle* handle;
+  };
+  static Running running[64];
+  static int n_running = 0;
+  while (!ShutdownRequestPending) {
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    // Forget workers that stopped; start one for every database without.
+    for (int i = 0; i < n_running;) {
+      pid_t pid;
+      if (GetBackgroundWorkerPid(running[i].handle, &pid) == BGWH_STOPPED) {
+        running[i] = running[--n_running];
+      } else {
+        ++i;
+      }
+    }
+    std::vector<Oid> dbs = connectable_databases();
+    const TimestampTz now = GetCurrentTimestamp();
+    for (Oid db : dbs) {
+      bool have = false;
+      for (int i = 0; i < n_running; ++i) have = have || running[i].db == db;
+      DatabaseState* state = database_state(db);
+      if (have || n_running >= 64) continue;
+      if (state && state->idle_until.load() > now) continue;
+      BackgroundWorker w;
+      fill_worker(&w, kWorkerType, "allot_rollup_worker_main");
+      w.bgw_restart_time = BGW_NEVER_RESTART;
+      w.bgw_main_arg = ObjectIdGetDatum(db);
+      w.bgw_notify_pid = MyProcPid;
+      BackgroundWorkerHandle* handle;
+      if (RegisterDynamicBackgroundWorker(&w, &handle)) running[n_running++] = {db, handle};
+    }
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L,
+                    PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+  }
+  proc_exit(0);
+}
+
+void allot_rollup_worker_main(Datum arg) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+  BackgroundWorkerUnblockSignals();
+  const Oid db = DatumGetObjectId(arg);
+  BackgroundWorkerInitializeConnectionByOid(db, InvalidOid, 0);
+
+  StartTransactionCommand();
+  const bool installed = extension_installed();
+  CommitTransactionCommand();
+  DatabaseState* state = my_database();
+  if (!installed) {
+    // Look again in a while (CREATE EXTENSION, or the first redemption,
+    // which clears idle_until, brings us back sooner).
+    if (state) state->idle_until.store(GetCurrentTimestamp() + 10 * USECS_PER_SEC);
+    proc_exit(0);
+  }
+  if (state) state->worker_pid.store(MyProcPid);
+  while (!ShutdownRequestPending) {
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    if (database_being_dropped() || !hold_extension()) {
+      CommitTransactionCommand();
+      break;
+    }
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "SELECT * FROM allot.rollup()");
+    bool failed = false;
+    bool outdated = false;
+    try {
+      SpiSession spi;
+      static Statement version("SELECT extversion FROM pg_catalog.pg_extension "
+                               "WHERE extname = 'pg_allot'", {});
+      Rows rows = execute(version, {});
+      const std::string installed = rows.size() == 1 ? rows.get_text(0, 1) : "";
+      if (installed != kSchemaVersion) {
+        outdated = true;
+        ereport(LOG, (errmsg("pg_allot: database %u has pg_allot %s; this library rolls up "
+                             "version %s only",
+                             db, installed.c_str(), kSchemaVersion),
+                      errhint("Run ALTER EXTENSION pg_allot UPDATE in that database.")));
+      } else {
+        run_rollup();
+      }
+      spi.finish();
+    } catch (const std::exception& e) {
+      elog(LOG, "pg_allot rollup in database %u failed: %s", db, e.what());
+      failed = true;
+    } catch (...) {
+      failed = true;
+    }
+    PopActiveSnapshot();
+    if (failed) {
+      AbortCurrentTransaction();
+    } else {
+      CommitTransactionCommand();
+    }
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    if (outdated) {
+      if (state) state->idle_until.store(GetCurrentTimestamp() + 60 * USECS_PER_SEC);
+      break;
+    }
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                    rollup_interval_ms(), PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+  }
+  if (state) state->worker_pid.store(0);
+  proc_exit(0);
+}
