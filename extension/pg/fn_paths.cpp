@@ -12,6 +12,7 @@
 #include "settings.hpp"
 #include "shared_state.hpp"
 #include "spi.hpp"
+#include "store.hpp"
 #include "sql_args.hpp"
 #include "waiting.hpp"
 
@@ -36,10 +37,9 @@ const char* state_name(KeyState s) {
 }
 
 std::optional<std::string> durable_path(const std::string& key) {
-  static Statement stmt("SELECT path FROM allot.entity_state WHERE key = $1", {TEXTOID});
-  Rows rows = execute(stmt, {string_to_text(key)}, Snap::kAfterLocks);
-  if (rows.size() == 0) return std::nullopt;
-  return rows.get_text(0, 1);
+  const std::map<std::string, std::string> paths = load_entity_paths({key});
+  if (paths.empty()) return std::nullopt;
+  return paths.begin()->second;
 }
 
 // Moves `key` to `path` at commit; returns the path it was on.
