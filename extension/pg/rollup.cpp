@@ -50,6 +50,25 @@ FoldState lock_rollup_state() {
   return {rows.get_int64(0, 1), rows.get_double(0, 2)};
 }
 
+// Takes the rollup_state row lock unless another transaction holds it (a
+// fold in flight: the first redemption after a restart folds in its own
+// transaction, and allot.set_path folds too).
+bool try_lock_rollup_state() {
+  static Statement stmt("SELECT 1 FROM allot.rollup_state FOR UPDATE SKIP LOCKED", {});
+  return execute(stmt, {}).size() == 1;
+}
+
+// Whether the key's durable row is free to write now: absent, or locked
+// by this transaction (the lock is taken here), not by a slow-path
+// redemption in flight.
+bool try_lock_entity_row(const std::string& key) {
+  static Statement present("SELECT 1 FROM allot.entity_state WHERE key = $1", {TEXTOID});
+  static Statement lock("SELECT 1 FROM allot.entity_state WHERE key = $1 FOR UPDATE SKIP LOCKED",
+                        {TEXTOID});
+  if (execute(lock, {string_to_text(key)}).size() == 1) return true;
+  return execute(present, {string_to_text(key)}).size() == 0;
+}
+
 std::int64_t max_visible_seq() {
   static Statement stmt("SELECT coalesce(max(seq), 0) FROM allot.events", {});
   return execute(stmt, {}, Snap::kAfterLocks).get_int64(0, 1);
@@ -225,9 +244,12 @@ void fold_leftovers_once() {
   checked = true;
 }
 
-RollupResult run_rollup() {
+RollupResult run_rollup(LockWaits waits) {
   RollupResult result;
   const double tau = 10.0;  // seconds: time constant of the recent rate
+  // Held from here to the end of the transaction: fast_path_ready() and
+  // the fold below then find it ours and never wait.
+  if (waits == LockWaits::kSkipIfBusy && !try_lock_rollup_state()) return result;
   const bool shared = fast_path_ready();
 
   // Keys to move to the slow path are closed and drained before the fold,
@@ -301,6 +323,9 @@ RollupResult run_rollup() {
   for (KeySlot* s : markers) {
     const std::string key(s->key_view());
     if (seconds_left(slow_key_headroom(key), s->rate()) <= fast_above_seconds()) continue;
+    // A slow-path redemption of the key in flight holds its row: the key
+    // is busy anyway, so it stays slow for now.
+    if (waits == LockWaits::kSkipIfBusy && !try_lock_entity_row(key)) continue;
     write_durable_path(key, "fast");
     change_state_at_commit(*s, KeyState::kEmpty, KeyState::kSlow);
     ++result.demoted;

@@ -14,7 +14,16 @@ struct RollupResult {
   std::int32_t demoted = 0;   // keys moved back to the fast path
 };
 
-RollupResult run_rollup();
+// How the rollup treats row locks that user transactions may hold.
+//  kWait        allot.rollup() called from SQL: wait like any statement.
+//  kSkipIfBusy  the background worker: never queue behind a user's lock.
+//               A worker waiting on a row lock would sit in the middle of
+//               a wait chain (sessions queue on the worker, the worker on
+//               the user), hiding who really blocks whom from
+//               pg_blocking_pids(). What is busy now is done next round.
+enum class LockWaits { kWait, kSkipIfBusy };
+
+RollupResult run_rollup(LockWaits waits = LockWaits::kWait);
 
 // The fold alone (for the first redemption after a restart, see
 // fast_path_ready, and for allot.set_path). Returns the seq the counters

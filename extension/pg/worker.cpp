@@ -187,7 +187,7 @@ void allot_rollup_worker_main(Datum arg) {
                              db, installed.c_str(), kSchemaVersion),
                       errhint("Run ALTER EXTENSION pg_allot UPDATE in that database.")));
       } else {
-        run_rollup();
+        run_rollup(LockWaits::kSkipIfBusy);
       }
       spi.finish();
     } catch (const std::exception& e) {
