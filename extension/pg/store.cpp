@@ -244,6 +244,31 @@ void insert_events(const std::vector<NewEvent>& events) {
   run_event_insert(stmt, events);
 }
 
+namespace {
+
+// A grant older than the replay window, moved to allot.events_archive by
+// allot.archive_events(). Its reversal, if any, was archived with it or
+// is still in allot.events. Read at the latest snapshot: an archiver that
+// moved the grant while we waited on the unique index has committed.
+std::optional<GrantedTxn> find_archived_grant(const Uuid& txn) {
+  static Statement stmt(
+      "SELECT g.keys, g.amount, g.path, (g.detail->'counted')::text, "
+      "       EXISTS (SELECT 1 FROM allot.event_log r WHERE r.txn = g.txn AND r.kind = 'reverse') "
+      "FROM allot.events_archive g WHERE g.kind = 'grant' AND g.txn = $1",
+      {UUIDOID});
+  Rows rows = execute(stmt, {uuid_to_datum(txn)}, Snap::kAfterLocks);
+  if (rows.size() == 0) return std::nullopt;
+  GrantedTxn g;
+  g.sorted_keys = sorted_keys(stored_text_array(rows, 0, 1));
+  g.amount = rows.get_int64(0, 2);
+  g.path = rows.get_text(0, 3);
+  g.counted_json = rows.get_text(0, 4);
+  g.reversed = rows.get_bool(0, 5);
+  return g;
+}
+
+}  // namespace
+
 std::optional<GrantedTxn> find_grant_for_reversal(const Uuid& txn) {
   // A placeholder grant waits on the unique index for an in-flight
   // redemption of this txn. If it goes in, nothing was granted: take it
@@ -257,7 +282,7 @@ std::optional<GrantedTxn> find_grant_for_reversal(const Uuid& txn) {
   Rows inserted = execute(probe, {uuid_to_datum(txn)});
   if (inserted.size() > 0) {
     execute(unprobe, {Int64GetDatum(inserted.get_int64(0, 1))});
-    return std::nullopt;
+    return find_archived_grant(txn);
   }
   std::map<Uuid, GrantedTxn> found = load_granted({txn});
   if (found.empty()) return std::nullopt;

@@ -82,7 +82,8 @@ std::optional<std::int64_t> insert_reverse_event(const NewEvent& reverse);
 void insert_events(const std::vector<NewEvent>& events);
 
 // The grant of txn, waiting for an in-flight redemption of it to commit or
-// roll back; nullopt when it was never granted.
+// roll back, in the recent log or else in the archive; nullopt when it was
+// never granted (or its archive partition was dropped).
 std::optional<GrantedTxn> find_grant_for_reversal(const Uuid& txn);
 
 // Durable path flags (allot.entity_state) of the keys that have a row.

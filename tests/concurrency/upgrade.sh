@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Extension upgrade 0.1 -> 0.2 (sql/pg_allot--0.1--0.2.sql) keeps the data
-# and ends in the same schema as a fresh 0.2 install.
+# Extension upgrades 0.1 -> 0.2 -> 0.3 (sql/pg_allot--0.1--0.2.sql,
+# sql/pg_allot--0.2--0.3.sql) keep the data and end in the same schema as a
+# fresh install of each version.
 #
 #   1. A database at 0.1 (CREATE EXTENSION pg_allot VERSION '0.1') gets
 #      limits (a total, a class per day, a sliding class, one set and
@@ -25,6 +26,11 @@
 #   5. A 0.1 log the unique indexes cannot hold (two grant events for one
 #      txn) or that disagrees with allot.txns makes the update fail with
 #      its message, and the database stays at 0.1.
+#   6. The database of 1-4, ALTER EXTENSION pg_allot UPDATE TO '0.3':
+#      txns, usage and verify() read the same; the schema equals a fresh
+#      0.3 install; the retention functions work on the updated data
+#      (archive everything folded, then txns, usage and verify() unchanged,
+#      a 0.1 grant reversed from the archive).
 #
 # The 0.1 library is not installed next to 0.2: 0.1's SQL functions bind
 # to the one pg_allot.so, and the 0.2 library's allot.redeem/allot.reverse
@@ -48,6 +54,7 @@ ensure_cluster
 DB=allot_upgrade
 DB_FRESH=allot_upgrade_fresh
 DB_BAD=allot_upgrade_bad
+DB_FRESH3=allot_upgrade_fresh3
 MAINT="${PGDATABASE:-postgres}"
 work="$(mktemp -d)"
 add_cleanup "rm -rf '$work'"
@@ -74,7 +81,7 @@ if [ "$update_path" != "0.1--0.2" ]; then
 fi
 
 # WITH (FORCE): the rollup worker (preload) may be connected to them.
-for d in "$DB" "$DB_FRESH" "$DB_BAD"; do
+for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3"; do
     q -d "$MAINT" -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" -c "CREATE DATABASE $d"
 done
 
@@ -505,12 +512,69 @@ check "  with a message naming the problem and the txn" \
 check "  and the database stays at 0.1" \
     "$([ "$(qv "$DB_BAD" "SELECT extversion FROM pg_extension WHERE extname = 'pg_allot'")" = 0.1 ] && echo 1 || echo 0)" 1
 
+#------------------------------------------------------------------------------
+# 6. 0.2 -> 0.3 (retention) on the database of 1-4
+#------------------------------------------------------------------------------
+audit_state() {  # what must not change: txns, counters, usage, verify()
+    q -d "$DB" -A -t -F ' ' \
+        -c "SELECT 'txn', txn, keys, amount, path, granted_at, reversed_at, reverse_reason FROM allot.txns ORDER BY 2, 6" \
+        -c "SELECT 'counter', key, limit_id, window_start, used FROM allot.counters ORDER BY 2, 3, 4" \
+        -c "SELECT 'usage', key, limit_id, used FROM allot.usage ORDER BY 2, 3" \
+        -c "SELECT 'verify', * FROM allot.verify()"
+}
+update_path3="$(qv "$MAINT" "SELECT coalesce(path, '<none>') FROM pg_extension_update_paths('pg_allot') WHERE source = '0.2' AND target = '0.3'")"
+check "the update path 0.2 -> 0.3 is the script 0.2--0.3" "$([ "$update_path3" = "0.2--0.3" ] && echo 1 || echo 0)" 1
+audit_state >"$work/before3.txt"
+if q -d "$DB" -c "ALTER EXTENSION pg_allot UPDATE TO '0.3'" >/dev/null 2>"$work/update3.err"; then
+    check "ALTER EXTENSION pg_allot UPDATE TO '0.3'" 1 1
+else
+    cat "$work/update3.err"
+    check "ALTER EXTENSION pg_allot UPDATE TO '0.3'" 0 1
+fi
+audit_state >"$work/after3.txt"
+check "txns, counters, usage, verify() unchanged by the update to 0.3" \
+    "$(diff "$work/before3.txt" "$work/after3.txt" | grep -c '^[<>]' || true)" 0
+check "  (lines compared)" "$(grep -c '' "$work/before3.txt")" 10 -ge
+q -d "$DB_FRESH3" -c "CREATE EXTENSION pg_allot VERSION '0.3'" >/dev/null
+q -d "$DB_FRESH3" -f "$work/describe.sql" >"$work/schema_fresh3.txt"
+q -d "$DB" -f "$work/describe.sql" >"$work/schema_upgraded3.txt"
+schema_diff3="$(diff -u --label "fresh 0.3 ($DB_FRESH3)" --label "updated to 0.3 ($DB)" \
+    "$work/schema_fresh3.txt" "$work/schema_upgraded3.txt" || true)"
+check "catalog lines describing schema allot (fresh 0.3)" "$(grep -c '' "$work/schema_fresh3.txt")" 100 -ge
+check "schema differences from a fresh 0.3 install" "$(printf '%s' "$schema_diff3" | grep -c '^[-+][^-+]' || true)" 0
+if [ -n "$schema_diff3" ]; then printf '%s\n' "$schema_diff3" | head -80 | sed 's/^/    /'; fi
+# Retention on the updated data: fold, archive everything, nothing changes.
+q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
+audit_state >"$work/before_archive.txt"
+# In one REPEATABLE READ snapshot: what was folded (seq <= last_seq; a
+# denial is not noted for the fold, so the newest events may be above it)
+# all moved, and nothing else did.
+read -r folded_before moved folded_left archived_above < <(q -d "$DB" -A -t -F ' ' \
+    -c 'BEGIN ISOLATION LEVEL REPEATABLE READ' \
+    -c "SELECT count(*) FROM allot.events WHERE seq <= (SELECT last_seq FROM allot.rollup_state)" \
+    -c "SELECT allot.archive_events('0 seconds')" \
+    -c "SELECT (SELECT count(*) FROM allot.events WHERE seq <= r.last_seq),
+               (SELECT count(*) FROM allot.events_archive WHERE seq > r.last_seq)
+          FROM allot.rollup_state r" -c 'COMMIT' | grep -v '^BEGIN$\|^COMMIT$' | tr '\n' ' ') || true
+check "archive_events('0 seconds') moved every folded event" "$moved" "$folded_before"
+check "  (events folded before it)" "$folded_before" 10 -ge
+check "  folded events left in allot.events" "$folded_left" 0
+check "  unfolded events archived" "$archived_above" 0
+audit_state >"$work/after_archive.txt"
+check "  txns, counters, usage, verify() unchanged by archiving" \
+    "$(diff "$work/before_archive.txt" "$work/after_archive.txt" | grep -c '^[<>]' || true)" 0
+check "0.1 grant T3 reversed from the archive (true)" \
+    "$([ "$(qv "$DB" "SELECT allot.reverse('$T3', 'after 0.3')")" = t ] && echo 1 || echo 0)" 1
+check "  and not again (false)" "$([ "$(qv "$DB" "SELECT allot.reverse('$T3')")" = f ] && echo 1 || echo 0)" 1
+q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
+check "allot.verify() rows after archiving and a reversal" "$(qv "$DB" 'SELECT count(*) FROM allot.verify()')" 0
+
 if [ "$CHECK_FAILS" -gt 0 ]; then
     show_failure_details "$DB" "true"
-    echo "FAIL: upgrade: $CHECK_FAILS check(s) failed (databases $DB, $DB_FRESH, $DB_BAD kept)"
+    echo "FAIL: upgrade: $CHECK_FAILS check(s) failed (databases $DB, $DB_FRESH, $DB_BAD, $DB_FRESH3 kept)"
     exit 1
 fi
-for d in "$DB" "$DB_FRESH" "$DB_BAD"; do
+for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3"; do
     q -d "$MAINT" -c "DROP DATABASE $d WITH (FORCE)"
 done
 echo "PASS: upgrade"
