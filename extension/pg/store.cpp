@@ -12,6 +12,18 @@ std::vector<std::string> stored_text_array(const Rows& rows, std::uint64_t row, 
   return text_array_to_strings(rows.datum(row, column), "stored keys");
 }
 
+// A grant read by the statements below, whose columns are: txn, keys,
+// amount, path, counted (text), reversed.
+GrantedTxn granted_from_row(const Rows& rows, std::uint64_t row) {
+  GrantedTxn g;
+  g.sorted_keys = sorted_keys(stored_text_array(rows, row, 2));
+  g.amount = rows.get_int64(row, 3);
+  g.path = rows.get_text(row, 4);
+  g.counted_json = rows.get_text(row, 5);
+  g.reversed = rows.get_bool(row, 6);
+  return g;
+}
+
 }  // namespace
 
 std::map<Uuid, GrantedTxn> load_granted(const std::vector<Uuid>& txns) {
@@ -23,15 +35,8 @@ std::map<Uuid, GrantedTxn> load_granted(const std::vector<Uuid>& txns) {
   std::map<Uuid, GrantedTxn> out;
   if (txns.empty()) return out;
   Rows rows = execute(stmt, {uuid_array(txns)}, Snap::kAfterLocks);
-  for (std::uint64_t i = 0; i < rows.size(); ++i) {
-    GrantedTxn g;
-    g.sorted_keys = sorted_keys(stored_text_array(rows, i, 2));
-    g.amount = rows.get_int64(i, 3);
-    g.path = rows.get_text(i, 4);
-    g.counted_json = rows.get_text(i, 5);
-    g.reversed = rows.get_bool(i, 6);
-    out.emplace(datum_to_uuid(rows.datum(i, 1)), std::move(g));
-  }
+  for (std::uint64_t i = 0; i < rows.size(); ++i)
+    out.emplace(datum_to_uuid(rows.datum(i, 1)), granted_from_row(rows, i));
   return out;
 }
 
@@ -252,19 +257,13 @@ namespace {
 // moved the grant while we waited on the unique index has committed.
 std::optional<GrantedTxn> find_archived_grant(const Uuid& txn) {
   static Statement stmt(
-      "SELECT g.keys, g.amount, g.path, (g.detail->'counted')::text, "
+      "SELECT g.txn, g.keys, g.amount, g.path, (g.detail->'counted')::text, "
       "       EXISTS (SELECT 1 FROM allot.event_log r WHERE r.txn = g.txn AND r.kind = 'reverse') "
       "FROM allot.events_archive g WHERE g.kind = 'grant' AND g.txn = $1",
       {UUIDOID});
   Rows rows = execute(stmt, {uuid_to_datum(txn)}, Snap::kAfterLocks);
   if (rows.size() == 0) return std::nullopt;
-  GrantedTxn g;
-  g.sorted_keys = sorted_keys(stored_text_array(rows, 0, 1));
-  g.amount = rows.get_int64(0, 2);
-  g.path = rows.get_text(0, 3);
-  g.counted_json = rows.get_text(0, 4);
-  g.reversed = rows.get_bool(0, 5);
-  return g;
+  return granted_from_row(rows, 0);
 }
 
 }  // namespace

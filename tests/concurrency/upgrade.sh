@@ -402,13 +402,22 @@ SELECT line FROM (
 ) x(line)
 ORDER BY line COLLATE "C";
 EOF
-q -d "$DB_FRESH" -f "$work/describe.sql" >"$work/schema_fresh.txt"
-q -d "$DB" -f "$work/describe.sql" >"$work/schema_upgraded.txt"
-schema_diff="$(diff -u --label "fresh 0.2 ($DB_FRESH)" --label "0.1 updated to 0.2 ($DB)" \
-    "$work/schema_fresh.txt" "$work/schema_upgraded.txt" || true)"
-check "catalog lines describing schema allot (fresh 0.2)" "$(grep -c '' "$work/schema_fresh.txt")" 100 -ge
-check "schema differences from a fresh 0.2 install" "$(printf '%s' "$schema_diff" | grep -c '^[-+][^-+]' || true)" 0
-if [ -n "$schema_diff" ]; then printf '%s\n' "$schema_diff" | head -80 | sed 's/^/    /'; fi
+# compare_schema VERSION FRESH_DB UPDATED_LABEL: the catalog description of
+# $DB equals that of FRESH_DB (a fresh install of VERSION); a diff is shown
+# when it does not.
+compare_schema() {
+    local version="$1" fresh_db="$2" updated_label="$3" diff_text
+    q -d "$fresh_db" -f "$work/describe.sql" >"$work/schema_fresh_$version.txt"
+    q -d "$DB" -f "$work/describe.sql" >"$work/schema_updated_$version.txt"
+    diff_text="$(diff -u --label "fresh $version ($fresh_db)" --label "$updated_label ($DB)" \
+        "$work/schema_fresh_$version.txt" "$work/schema_updated_$version.txt" || true)"
+    check "catalog lines describing schema allot (fresh $version)" \
+        "$(grep -c '' "$work/schema_fresh_$version.txt")" 100 -ge
+    check "schema differences from a fresh $version install" \
+        "$(printf '%s' "$diff_text" | grep -c '^[-+][^-+]' || true)" 0
+    if [ -n "$diff_text" ]; then printf '%s\n' "$diff_text" | head -80 | sed 's/^/    /'; fi
+}
+compare_schema 0.2 "$DB_FRESH" "0.1 updated to 0.2"
 
 #------------------------------------------------------------------------------
 # 4. 0.2 answers for 0.1's txns, and goes on from 0.1's counts
@@ -536,13 +545,7 @@ check "txns, counters, usage, verify() unchanged by the update to 0.3" \
     "$(diff "$work/before3.txt" "$work/after3.txt" | grep -c '^[<>]' || true)" 0
 check "  (lines compared)" "$(grep -c '' "$work/before3.txt")" 10 -ge
 q -d "$DB_FRESH3" -c "CREATE EXTENSION pg_allot VERSION '0.3'" >/dev/null
-q -d "$DB_FRESH3" -f "$work/describe.sql" >"$work/schema_fresh3.txt"
-q -d "$DB" -f "$work/describe.sql" >"$work/schema_upgraded3.txt"
-schema_diff3="$(diff -u --label "fresh 0.3 ($DB_FRESH3)" --label "updated to 0.3 ($DB)" \
-    "$work/schema_fresh3.txt" "$work/schema_upgraded3.txt" || true)"
-check "catalog lines describing schema allot (fresh 0.3)" "$(grep -c '' "$work/schema_fresh3.txt")" 100 -ge
-check "schema differences from a fresh 0.3 install" "$(printf '%s' "$schema_diff3" | grep -c '^[-+][^-+]' || true)" 0
-if [ -n "$schema_diff3" ]; then printf '%s\n' "$schema_diff3" | head -80 | sed 's/^/    /'; fi
+compare_schema 0.3 "$DB_FRESH3" "updated to 0.3"
 # Retention on the updated data: fold, archive everything, nothing changes.
 q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
 audit_state >"$work/before_archive.txt"
