@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "error.hpp"
+
 namespace allot {
 namespace {
 
@@ -9,10 +11,19 @@ namespace {
 // exact calendar correction in fixed_window_index.
 constexpr double kMicrosPerAverageMonth = 30.436875 * kMicrosPerDay;
 
+// now - anchor. Two timestamps PostgreSQL accepts (4714 BC .. 294276 AD)
+// can be further apart than 64 bits of µs hold: no window is placed then.
+Duration since_anchor(Timestamp now, Timestamp anchor) {
+  Duration d;
+  if (__builtin_sub_overflow(now, anchor, &d))
+    throw BadInput(ErrorCode::kOutOfRange, "timestamp out of range");
+  return d;
+}
+
 std::int64_t fixed_window_index(const LimitRule& rule, Timestamp now) {
   const Interval& per = *rule.per;
   const Timestamp anchor = window_anchor(rule);
-  if (!per.has_months()) return floor_div(now - anchor, per.fixed_micros());
+  if (!per.has_months()) return floor_div(since_anchor(now, anchor), per.fixed_micros());
   const double approx_len = per.months * kMicrosPerAverageMonth + per.fixed_micros();
   auto k = static_cast<std::int64_t>((static_cast<double>(now) - anchor) / approx_len);
   while (add_scaled(anchor, per, k) > now) --k;
@@ -48,7 +59,10 @@ Placement place(const LimitRule& rule, Timestamp now) {
     return {start, {start, start + 1}};
   }
   const Duration bucket = sliding_bucket_length(*rule.per);
-  const Timestamp start = anchor + floor_div(now - anchor, bucket) * bucket;
+  // now minus its offset into its bucket (anchor + floor(since / bucket) *
+  // bucket, without a product that can overflow).
+  const Duration into = since_anchor(now, anchor) % bucket;
+  const Timestamp start = now - (into < 0 ? into + bucket : into);
   // A bucket [s, s+bucket) overlaps (now-per, now] iff s > now - per - bucket.
   const Timestamp first = now - rule.per->fixed_micros() - bucket + 1;
   return {start, {first, kPlusInfinity}};

@@ -247,6 +247,42 @@ TEST(SlidingWindow, OldestCountedBucketStartsJustOverPerAgo) {
   EXPECT_TRUE(p.check_span.contains(ts(2024, 5, 17, 12, 45)));
 }
 
+// --- the ends of the timestamp range ------------------------------------------
+
+// PostgreSQL's timestamptz range, 4714-11-24 BC up to 294277-01-01: two
+// timestamps in it can be further apart than an int64 of µs holds. Found by
+// tests/fuzz/fuzz_window.cpp (now - anchor overflowed, undefined behaviour).
+constexpr Timestamp kPgMinTimestamp = -211813488000000000;
+constexpr Timestamp kPgEndTimestamp = 9223371331200000000;
+
+TEST(RangeEnds, NowTooFarFromTheAnchorIsOutOfRange) {
+  const ValidRange since_4714_bc = valid_from(kPgMinTimestamp);
+  const Timestamp now = kPgEndTimestamp - 1;
+  for (const LimitRule& rule :
+       {with_valid(fixed_limit(1, "user:U1", 5, test::days(1)), since_4714_bc),
+        with_valid(sliding_limit(1, "user:U1", 5, test::hours(1)), since_4714_bc)})
+    EXPECT_TRUE(test::ThrowsBadInput([&] { place(rule, now); }, ErrorCode::kOutOfRange,
+                                     "timestamp out of range"));
+}
+
+TEST(RangeEnds, WindowsAreStillPlacedFarFromTheAnchor) {
+  const ValidRange since_4714_bc = valid_from(kPgMinTimestamp);
+  const Timestamp now = ts(2024, 5, 17, 13, 45, 30);
+  const LimitRule fixed = with_valid(fixed_limit(1, "user:U1", 5, test::days(1)), since_4714_bc);
+  EXPECT_EQ(show(start_of(fixed, now)), "2024-05-17 00:00:00");
+  const LimitRule sliding =
+      with_valid(sliding_limit(1, "user:U1", 5, test::hours(1)), since_4714_bc);
+  EXPECT_EQ(show(start_of(sliding, now)), "2024-05-17 13:45:00");
+  // Valid from the far future: windows before the anchor, 292,000 years back.
+  const Timestamp anchor = kPgEndTimestamp - kHour + 7;
+  const LimitRule early =
+      with_valid(sliding_limit(1, "user:U1", 5, test::hours(1)), valid_from(anchor));
+  const Timestamp start = start_of(early, now);
+  EXPECT_LE(start, now);
+  EXPECT_GT(start + kMinute, now);
+  EXPECT_EQ((anchor - start) % kMinute, 0);
+}
+
 // --- current_window ------------------------------------------------------------
 
 TEST(CurrentWindow, TotalShowsTheAnchor) {
