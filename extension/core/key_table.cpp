@@ -157,13 +157,16 @@ void KeyTable::abandon(KeySlot* slot) {
   slot->state.store(static_cast<std::uint32_t>(KeyState::kEmpty));
 }
 
-bool KeyTable::retire(KeySlot* slot, KeyState expected) {
+bool KeyTable::retire(KeySlot* slot, KeyState expected, std::int64_t folded_upto) {
   auto want = static_cast<std::uint32_t>(expected);
   if (!slot->state.compare_exchange_strong(want, static_cast<std::uint32_t>(KeyState::kRetiring)))
     return false;
   // Readers pin first and check the state second; we set the state first
-  // and check pins second: one of us sees the other.
-  if (slot->pins.load() != 0 || slot->holders.load() != 0) {
+  // and check pins second: one of us sees the other. A holder notes its
+  // event seq before it stops holding, so with no holder left the seq read
+  // after is final: a grant that slipped in since the caller looked is seen.
+  if (slot->pins.load() != 0 || slot->holders.load() != 0 ||
+      slot->max_event_seq.load() > folded_upto) {
     slot->state.store(static_cast<std::uint32_t>(expected));
     return false;
   }
@@ -245,11 +248,11 @@ Reservation reserve(Meter& meter, std::int64_t limit_id, std::int64_t window_sta
   MeterPin pin(meter);
   if (meter.limit_id.load() != limit_id) return r;  // kRetry: it was reassigned
   const std::int64_t ws = meter.window_start.load();
-  if (ws < window_start) {
-    r.result = Reservation::Result::kNeedsRoll;
+  r.window_start = ws;
+  if (ws != window_start) {
+    r.result = ws < window_start ? Reservation::Result::kNeedsRoll : Reservation::Result::kAhead;
     return r;
   }
-  r.window_start = ws;
   r.generation = meter.generation.load();
   std::int64_t used = meter.used.load();
   for (;;) {

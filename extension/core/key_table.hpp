@@ -127,9 +127,13 @@ class KeyTable {
   // Empties a claimed (kLoading) slot that could not be loaded.
   static void abandon(KeySlot* slot);
 
-  // Empties a slot in `expected` state once nobody pins it and no
-  // transaction holds reservations on it. false: busy (state unchanged).
-  static bool retire(KeySlot* slot, KeyState expected);
+  // Empties a slot in `expected` state once nobody pins it, no transaction
+  // holds reservations on it, and its last event (max_event_seq) is at or
+  // below `folded_upto` (the counters hold all it counted). false: busy or
+  // not folded yet (state unchanged). The last two are checked after the
+  // slot left `expected`, when no transaction can join it any more.
+  static bool retire(KeySlot* slot, KeyState expected,
+                     std::int64_t folded_upto = INT64_MAX);
 
   // Visits every slot that is not empty (unpinned: for the rollup's scans,
   // which only read atomics and use retire()/state CAS to change things).
@@ -174,7 +178,7 @@ Meter* assign_meter(KeySlot& slot, std::int64_t limit_id, std::int64_t window_st
 bool free_meter(KeySlot& slot, Meter& meter);
 
 struct Reservation {
-  enum class Result { kReserved, kNoRoom, kNeedsRoll, kRetry } result = Result::kRetry;
+  enum class Result { kReserved, kNoRoom, kNeedsRoll, kAhead, kRetry } result = Result::kRetry;
   std::int64_t used = 0;           // units in the meter before this request
   std::int64_t window_start = 0;   // the window the units were counted in
   std::uint64_t generation = 0;    // to give back to the same meter
@@ -182,9 +186,12 @@ struct Reservation {
 
 // Reserves `amount` in the meter's window `window_start`, at most `max` in
 // all unless `enforce` is false (shadow limits count, never deny). A meter
-// whose window is older answers kNeedsRoll (move it with roll_meter first);
-// one whose window is newer (another session's clock is ahead) counts the
-// units in its own window: windows only move forward.
+// whose window is older answers kNeedsRoll (move it with roll_meter first).
+// One whose window is newer answers kAhead and reserves nothing: another
+// session decided later than the caller's decision time and moved it, and
+// the caller's window is no longer counted here (windows only move
+// forward). Counting the units in the newer window instead would place a
+// redemption in a window that does not hold its decision time.
 Reservation reserve(Meter& meter, std::int64_t limit_id, std::int64_t window_start,
                     std::int64_t amount, std::int64_t max, bool enforce);
 

@@ -194,6 +194,7 @@ Decision decide_request(const Request& req, const RuleBook& book, const Routing&
           all_reserved = false;
           break;
         }
+        if (r.result == Reservation::Result::kAhead) throw DecisionTimeBehind{r.window_start};
         // kNeedsRoll / kRetry: meter_for moves or finds it again.
       }
     }
@@ -222,10 +223,10 @@ const char* path_of(const Request& req, const RuleBook& book, const Routing& rou
   return any_fast ? "fast" : "slow";
 }
 
-}  // namespace
-
-std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool raise_conflicts) {
-  const Timestamp now = decision_time();
+// The batch decided at `now`. Throws DecisionTimeBehind before writing
+// anything when a fast key's meter has moved past now's window.
+std::vector<ItemResult> redeem_batch_at(const std::vector<BatchItem>& items, bool raise_conflicts,
+                                        Timestamp now) {
   std::vector<ItemResult> results(items.size());
 
   std::set<std::string> keys;
@@ -235,6 +236,17 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
   const Routing routing = route(book, now);
   lock_entities(routing.slow, now);
   UsageLedger ledger = book.load_usage(now, routing.slow);
+  // In a batch, a txn granted before is a replay from the start: deciding
+  // it as new would count its units for the items after it. (A single
+  // request needs no look-up first: a grant that turns out to be a replay
+  // gives its units back before anything else is decided.)
+  std::map<Uuid, GrantedTxn> stored_before;
+  if (items.size() > 1) {
+    std::vector<Uuid> txns;
+    for (const BatchItem& item : items)
+      if (item.request) txns.push_back(item.request->txn);
+    stored_before = load_granted(txns);
+  }
 
   std::map<Uuid, std::size_t> granted_here;  // txn -> index into grants
   std::vector<PendingGrant> grants;
@@ -252,6 +264,10 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
       const Request& first_req = *items[first.item].request;
       GrantedTxn stored{sorted_keys(first_req.keys), first_req.amount, first.path, "", false};
       results[i] = replay_of(req, sorted_keys(req.keys), stored, raise_conflicts);
+      continue;
+    }
+    if (auto it = stored_before.find(req.txn); it != stored_before.end()) {
+      results[i] = replay_of(req, sorted_keys(req.keys), it->second, raise_conflicts);
       continue;
     }
     Decision d = decide_request(req, book, routing, &ledger, now);
@@ -352,6 +368,32 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
   count(Stat::kGrantsSlow, grants.size() - lost.size() - fast_grants);
   count(Stat::kDenials, denied);
   return results;
+}
+
+}  // namespace
+
+std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool raise_conflicts) {
+  Timestamp now = decision_time();
+  for (int attempt = 1;; ++attempt) {
+    const std::size_t held_before = held_count();
+    try {
+      return redeem_batch_at(items, raise_conflicts, now);
+    } catch (const DecisionTimeBehind& behind) {
+      // Another session decided after our clock reading and moved a meter
+      // to the next window. Decide again, now: the clock has passed that
+      // window's start too. Row locks and stripes taken stay ours.
+      release_units_since(held_before);
+      const Timestamp later = decision_time();
+      if (later < behind.meter_window || attempt >= 3)
+        throw SqlError(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                       "the decision time " + format_timestamp(later) +
+                           " is before the window a fast-path key is counting in (from " +
+                           format_timestamp(behind.meter_window) + "); try again",
+                       "Another session decided at a later time. This happens when the clock "
+                       "moved backwards, or with allot.clock_override set to an earlier time.");
+      now = later;
+    }
+  }
 }
 
 std::vector<KeyCheckRow> check_keys(const std::vector<std::string>& keys, std::int64_t amount) {

@@ -221,7 +221,7 @@ void register_fast_path_callbacks() {
   RegisterSubXactCallback(on_subxact, nullptr);
 }
 
-bool fast_path_ready() {
+bool fast_path_ready(FirstFold first) {
   if (!shared_state_available()) {
     fold_leftovers_once();
     return false;
@@ -229,6 +229,12 @@ bool fast_path_ready() {
   DatabaseState* d = my_database();
   if (!d) return false;
   if (d->folded.load() || g_folded_here) return true;
+  if (first == FirstFold::kByTheWorker) {
+    // The launcher starts a worker within a second even if the last one
+    // found no extension here and was told to come back later.
+    d->idle_until.store(0);
+    if (wait_until([d] { return d->folded.load() != 0; }, std::chrono::seconds(5))) return true;
+  }
   // After a (crash-)restart shared memory is empty and the counters may
   // miss fast grants that committed before it: fold the log first. Other
   // sessions doing the same wait for our fold's lock, then find nothing.
@@ -322,7 +328,11 @@ Meter& meter_for(KeySlot& slot, const std::string& key, const LimitRule& rule,
   const Placement where = place(rule, now);
   for (int attempt = 0;; ++attempt) {
     Meter* m = find_meter(slot, rule.id);
-    if (m && m->window_start.load() >= where.counted_start) return *m;
+    if (m) {
+      const Timestamp at = m->window_start.load();
+      if (at == where.counted_start) return *m;
+      if (at > where.counted_start) throw DecisionTimeBehind{at};
+    }
     // Missing (a limit added since the slot was loaded) or behind (a new
     // window): no unit of this key was counted there through the slot, and
     // none on the slow path while the slot is fast, so the counters are
@@ -369,6 +379,15 @@ void release_units(const std::vector<std::size_t>& held) {
 }
 
 std::size_t held_count() { return g_held.size(); }
+
+void release_units_since(std::size_t first) {
+  for (std::size_t i = first; i < g_held.size(); ++i) {
+    HeldUnits& h = g_held[i];
+    if (!h.live) continue;
+    give_back(*h.meter, h.generation, h.amount);
+    h.live = false;
+  }
+}
 
 void give_back_on_commit(KeySlot& slot, Meter& meter, std::uint64_t generation,
                          std::int64_t amount) {

@@ -21,9 +21,17 @@
 
 namespace allot::pg {
 
-// Preloaded and this database's log folded since the server started (if it
-// was not, folds it now, inside the caller's transaction).
-bool fast_path_ready();
+// Preloaded and this database's log folded since the server started (or
+// since CREATE EXTENSION). Until that first fold nothing is decided on the
+// fast path: the counters may miss fast grants made before a restart.
+// kByTheWorker waits (briefly) for the rollup worker to fold, holding no
+// lock: a fold inside a redemption's transaction would keep the fold's
+// locks until that transaction ends, and every other redemption in the
+// database would queue behind it. Only if the worker does not fold within
+// a few seconds does the caller fold itself. kHere folds at once, in the
+// caller's transaction (the rollup itself).
+enum class FirstFold { kByTheWorker, kHere };
+bool fast_path_ready(FirstFold first = FirstFold::kByTheWorker);
 
 // Routes the limited keys (bytewise order). Fast keys come back pinned in
 // `fast`; the others are appended to `slow` with their stripes held.
@@ -31,8 +39,16 @@ using RulesOf = std::map<std::string, std::vector<const LimitRule*>>;
 void route_keys(const RulesOf& rules, Timestamp now, std::map<std::string, PinnedSlot>* fast,
                 std::vector<std::string>* slow);
 
+// Thrown (a plain C++ exception, caught by the engine) when a key's meter
+// has moved past the window holding the decision time: another session
+// decided later and moved it. The decision is made again at a later time.
+struct DecisionTimeBehind {
+  Timestamp meter_window;
+};
+
 // The meter of `rule` on a fast key, at the window holding `now` (created
-// or moved forward from the counters when needed).
+// or moved forward from the counters when needed). Throws
+// DecisionTimeBehind when the meter is at a later window.
 Meter& meter_for(KeySlot& slot, const std::string& key, const LimitRule& rule,
                  const std::vector<const LimitRule*>& key_rules, Timestamp now);
 
@@ -44,6 +60,8 @@ Reservation reserve_units(KeySlot& slot, Meter& meter, const LimitRule& rule, Ti
 // Gives held units back now (a denied item, or a txn another session won).
 void release_units(const std::vector<std::size_t>& held);
 std::size_t held_count();
+// Gives back every unit held since held_count() returned `first`.
+void release_units_since(std::size_t first);
 
 // A committed reversal gives units back to a fast key's meter: at commit.
 void give_back_on_commit(KeySlot& slot, Meter& meter, std::uint64_t generation,

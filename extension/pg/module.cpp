@@ -1,7 +1,7 @@
 // Module entry: PG_MODULE_MAGIC and _PG_init.
 #include "guard.hpp"
 #include "settings.hpp"
-#include "drop_hook.hpp"
+#include "lifecycle_hooks.hpp"
 #include "fast_path.hpp"
 #include "limits_cache.hpp"
 #include "shared_state.hpp"
@@ -21,7 +21,7 @@ void _PG_init(void) {
     allot::pg::request_stats_shmem();
     allot::pg::request_shared_state();
     allot::pg::register_launcher();
-    allot::pg::install_drop_hook();
+    allot::pg::install_lifecycle_hooks();
   }
   allot::pg::register_fast_path_callbacks();
   allot::pg::register_limits_cache_callbacks();

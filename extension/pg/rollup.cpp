@@ -250,7 +250,7 @@ RollupResult run_rollup(LockWaits waits) {
   // Held from here to the end of the transaction: fast_path_ready() and
   // the fold below then find it ours and never wait.
   if (waits == LockWaits::kSkipIfBusy && !try_lock_rollup_state()) return result;
-  const bool shared = fast_path_ready();
+  const bool shared = fast_path_ready(FirstFold::kHere);
 
   // Keys to move to the slow path are closed and drained before the fold,
   // so that the fold covers all their grants.
@@ -314,7 +314,7 @@ RollupResult run_rollup(LockWaits waits) {
     // Idle fast keys give their slot back once the counters (as committed
     // before this rollup) hold all their grants.
     if (state == KeyState::kFast && idle_now && s.max_event_seq.load() <= f.before)
-      KeyTable::retire(&s, KeyState::kFast);
+      KeyTable::retire(&s, KeyState::kFast, f.before);
     else if (state == KeyState::kSlow && idle_now)
       KeyTable::retire(&s, KeyState::kSlow);
     else if (state == KeyState::kSlow && now - s.state_since.load() >= hold)

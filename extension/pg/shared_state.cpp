@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <new>
 
+#include "lifecycle_hooks.hpp"
 #include "postgres.hpp"
 #include "settings.hpp"
 
@@ -103,6 +104,7 @@ DatabaseState* database_state(std::uint32_t db) {
 }
 
 DatabaseState* my_database() {
+  if (extension_created_in_this_transaction()) return nullptr;
   if (g_my_database) return g_my_database;
   if (!g_header) return nullptr;
   const std::uint32_t db = MyDatabaseId;
@@ -180,6 +182,19 @@ void forget_database(std::uint32_t db) {
   g_table->for_each([db](KeySlot& s) {
     if (s.db == db) KeyTable::abandon(&s);
   });
+}
+
+void release_database(std::uint32_t db) {
+  if (!g_header) return;
+  forget_database(db);
+  std::uint32_t unlocked = 0;
+  while (!g_header->databases_lock.compare_exchange_weak(unlocked, 1)) unlocked = 0;
+  if (DatabaseState* d = database_state(db)) {
+    d->worker_pid.store(0);
+    d->idle_until.store(0);
+    d->db.store(0);
+  }
+  g_header->databases_lock.store(0);
 }
 
 }  // namespace allot::pg

@@ -35,12 +35,15 @@ bool shared_state_available();
 KeyTable& key_table();
 
 // This backend's database entry (created on first use); nullptr when the
-// table of databases is full (then the database runs slow-path only).
+// table of databases is full (then the database runs slow-path only), and
+// in the transaction that creates pg_allot (lifecycle_hooks.hpp).
 DatabaseState* my_database();
 DatabaseState* database_state(std::uint32_t db);  // nullptr if unknown
 // pg_allot was dropped from `db`: its fold state starts over and its key
-// slots are emptied (see drop_hook.hpp).
+// slots are emptied (see lifecycle_hooks.hpp).
 void forget_database(std::uint32_t db);
+// `db` was dropped: as forget_database, and its entry is free again.
+void release_database(std::uint32_t db);
 
 // Fold registrations (see rollup.cpp for the proof that they make the fold
 // sound). register_fold_writer() before inserting events that need folding,

@@ -211,6 +211,6 @@ void allot_rollup_worker_main(Datum arg) {
                     rollup_interval_ms(), PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
   }
-  if (state) state->worker_pid.store(0);
+  if (state && state->db.load() == db) state->worker_pid.store(0);  // not if released (DROP DATABASE)
   proc_exit(0);
 }
