@@ -183,3 +183,120 @@ ensure_cluster() {
     export ALLOT_CLUSTER_DIR="$ALLOT_OWN_CLUSTER_DIR"
     note "started a throwaway cluster in $ALLOT_OWN_CLUSTER_DIR (port $port)"
 }
+
+# ---------------------------------------------------------------------------
+# Kill -9 helpers for the crash and soak tests (tests/soak/soak.sh uses them;
+# crash_fast_path.sh has older local copies of the same shapes).
+#
+#   server_preloaded DB     prints 1 if shared_preload_libraries holds
+#                           pg_allot (fast path, rollup worker), else 0
+#   wait_server_up DB [SECONDS]   until a query succeeds (default 30 s);
+#                           returns 1 if it never does
+#   wait_pid_gone PID [SECONDS]   until /proc/PID is gone (default 5 s), so
+#                           the postmaster has seen a killed child die
+#   pick_client_backend MAINT DB  prints "PID in-redeem" for a client backend
+#                           of DB running allot.redeem* right now (looks for
+#                           up to ~2 s), else "PID idle" for any client
+#                           backend of DB, else nothing
+#   rollup_worker_pid MAINT DB [SECONDS]  the pid of DB's "pg_allot rollup"
+#                           worker, waiting up to SECONDS (default 0) for it
+#                           to appear; nothing if there is none
+#   kill_postmaster_and_restart DIR MAINT  kill -9 the postmaster of the
+#                           cluster in DIR (made by cluster.sh), wait until it
+#                           is gone, start it again with cluster.sh restart
+#                           and wait until it answers; returns 1 if it does not
+#   proc_mem_kb PID         prints "VmRSS RssAnon RssFile RssShmem" (kB) of a
+#                           process from /proc/PID/status; nothing if gone
+#   wait_logged_kill LOG OFFSET PID [SECONDS]  until the server log LOG, past
+#                           byte OFFSET, says the postmaster saw PID die of
+#                           signal 9 (default 5 s); returns 1 if it never
+#                           does (the process had ended before the kill)
+# ---------------------------------------------------------------------------
+server_preloaded() {
+    local libs
+    libs="$(q -d "$1" -c 'SHOW shared_preload_libraries')" || return 1
+    if [[ ",${libs// /}," == *,pg_allot,* ]]; then echo 1; else echo 0; fi
+}
+
+wait_server_up() {
+    local db="$1" deadline=$((SECONDS + ${2:-30}))
+    while :; do
+        q -d "$db" -c 'SELECT 1' >/dev/null 2>&1 && return 0
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+wait_pid_gone() {
+    local pid="$1" deadline=$((SECONDS + ${2:-5}))
+    while [ -e "/proc/$pid" ]; do
+        # a zombie nobody reaps counts as gone
+        [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && return 0
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+    return 0
+}
+
+pick_client_backend() {
+    local maint="$1" db="$2" pid i
+    for i in $(seq 1 100); do
+        pid="$(q -d "$maint" -c "SELECT pid FROM pg_stat_activity
+                                   WHERE datname = '$db' AND backend_type = 'client backend'
+                                     AND state = 'active' AND query LIKE '%allot.redeem%'
+                                     AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1" 2>/dev/null || true)"
+        [ -n "$pid" ] && { echo "$pid in-redeem"; return 0; }
+        sleep 0.02
+    done
+    pid="$(q -d "$maint" -c "SELECT pid FROM pg_stat_activity
+                               WHERE datname = '$db' AND backend_type = 'client backend'
+                                 AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1" 2>/dev/null || true)"
+    [ -n "$pid" ] && echo "$pid idle"
+    return 0
+}
+
+rollup_worker_pid() {
+    local maint="$1" db="$2" pid deadline=$((SECONDS + ${3:-0}))
+    while :; do
+        pid="$(q -d "$maint" -c "SELECT pid FROM pg_stat_activity
+                                   WHERE backend_type = 'pg_allot rollup' AND datname = '$db' LIMIT 1" 2>/dev/null || true)"
+        [ -n "$pid" ] && { echo "$pid"; return 0; }
+        [ "$SECONDS" -lt "$deadline" ] || return 0
+        sleep 0.1
+    done
+}
+
+kill_postmaster_and_restart() {
+    local dir="$1" maint="$2" pm
+    pm="$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null || true)"
+    [ -n "$pm" ] || { note "no postmaster.pid in $dir/data"; return 1; }
+    kill -9 "$pm" || return 1
+    # The new postmaster refuses to start while the old pid still exists,
+    # even as a zombie (its lock file names it); cluster.sh restart retries,
+    # but waiting here is quieter.
+    local i err
+    for i in $(seq 1 100); do [ -e "/proc/$pm" ] || break; sleep 0.1; done
+    err="$(mktemp)"
+    if ! bash "$ALLOT_HARNESS_DIR/cluster.sh" restart "$dir" >/dev/null 2>"$err"; then
+        cat "$err" >&2
+        rm -f "$err"
+        return 1
+    fi
+    rm -f "$err"
+    wait_server_up "$maint" 60
+}
+
+proc_mem_kb() {
+    awk '/^(VmRSS|RssAnon|RssFile|RssShmem):/ { v[$1] = $2 }
+         END { if ("VmRSS:" in v) print v["VmRSS:"], v["RssAnon:"], v["RssFile:"], v["RssShmem:"] }' \
+        "/proc/$1/status" 2>/dev/null || true
+}
+
+wait_logged_kill() {
+    local log="$1" off="$2" pid="$3" deadline=$((SECONDS + ${4:-5}))
+    while :; do
+        tail -c +"$((off + 1))" "$log" 2>/dev/null | grep -q "(PID $pid) was terminated by signal 9" && return 0
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
