@@ -27,15 +27,191 @@
 -- pg_catalog and allot, grants PUBLIC nothing, and yields a working
 -- extension; and CREATE EXTENSION does not settle into a schema "allot"
 -- that another role created beforehand (whose owner could later swap the
--- extension's tables for its own).
+-- extension's tables for its own), nor into one where another role may
+-- create objects or that holds objects already: it fails with 42P06 and a
+-- message naming the problem.
+--
+-- The rollup worker (with the preload) runs as the bootstrap superuser and
+-- starts with the database's settings. First, outside the test
+-- transaction (the worker sees only committed objects and settings), a
+-- role that may only create objects in public puts look-alikes of
+-- clock_timestamp(), text = text, count(*) and unnest(text[]) there, the
+-- database's search_path is set to "public, pg_catalog", the worker is
+-- restarted and watched for some rounds: none of them may run. Everything
+-- made for that is removed right after the wait. Then the same for the
+-- functions the worker and the views call (allot._now() above all): the
+-- extension owner reading the views with look-alikes first on its path
+-- runs none of them, and every such function pins its search_path.
 --
 -- Run: pg_prove -h HOST -p PORT -U postgres -d DB tests/pgtap/search_path_attack.sql
+
+-------------------------------------------------------------------------------
+-- The rollup worker under a hostile database search_path (outside the test
+-- transaction; its results are asserted below).
+-------------------------------------------------------------------------------
+SET client_min_messages = warning;
+CREATE TEMP TABLE tap_sp_worker (what text PRIMARY KEY, value text);
+
+-- Leftovers of an interrupted run.
+DO $clean$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'tap_sp_worker_attacker') THEN
+    EXECUTE pg_catalog.format('ALTER DATABASE %I RESET search_path', pg_catalog.current_database());
+    DROP OWNED BY tap_sp_worker_attacker;
+    DROP ROLE tap_sp_worker_attacker;
+  END IF;
+END
+$clean$;
+
+SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_allot') AS tap_sp_install,
+       NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'allot') AS tap_sp_no_schema \gset
+\if :tap_sp_install
+CREATE EXTENSION pg_allot;
+\endif
+SELECT allot._preloaded() AS tap_sp_preloaded \gset
+INSERT INTO tap_sp_worker VALUES ('preloaded', :'tap_sp_preloaded'::boolean::text);
+\if :tap_sp_preloaded
+-- The attacker's look-alikes; each runs the trap, which counts its runs in
+-- sequences (they count even when the worker's transaction rolls back),
+-- and then does what the real thing does. A real attacker would make
+-- itself superuser where the trap notices it runs as one.
+DO $plant$
+DECLARE
+  saved_path text := pg_catalog.current_setting('search_path');
+  control_runs bigint;
+  control_super bigint;
+BEGIN
+  CREATE ROLE tap_sp_worker_attacker NOLOGIN;
+  GRANT CREATE ON SCHEMA public TO tap_sp_worker_attacker;
+  SET LOCAL ROLE tap_sp_worker_attacker;
+  CREATE SEQUENCE public.tap_sp_trap_runs;
+  CREATE SEQUENCE public.tap_sp_trap_superuser_runs;
+  GRANT USAGE ON SEQUENCE public.tap_sp_trap_runs, public.tap_sp_trap_superuser_runs TO PUBLIC;
+  CREATE FUNCTION public.tap_sp_trap() RETURNS void LANGUAGE plpgsql AS $f$
+  BEGIN
+    PERFORM pg_catalog.nextval('public.tap_sp_trap_runs'::pg_catalog.regclass);
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
+      PERFORM pg_catalog.nextval('public.tap_sp_trap_superuser_runs'::pg_catalog.regclass);
+    END IF;
+  END $f$;
+  CREATE FUNCTION public.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql AS $f$
+  BEGIN PERFORM public.tap_sp_trap(); RETURN pg_catalog.clock_timestamp(); END $f$;
+  CREATE FUNCTION public.tap_sp_texteq(pg_catalog.text, pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $f$
+  BEGIN PERFORM public.tap_sp_trap(); RETURN pg_catalog.texteq($1, $2); END $f$;
+  CREATE OPERATOR public.= (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = public.tap_sp_texteq);
+  CREATE FUNCTION public.tap_sp_count(bigint) RETURNS bigint LANGUAGE plpgsql AS $f$
+  BEGIN PERFORM public.tap_sp_trap(); RETURN pg_catalog.int8inc($1); END $f$;
+  CREATE AGGREGATE public.count(*) (SFUNC = public.tap_sp_count, STYPE = bigint, INITCOND = '0');
+  CREATE FUNCTION public.unnest(pg_catalog.text[]) RETURNS SETOF pg_catalog.text LANGUAGE plpgsql AS $f$
+  BEGIN PERFORM public.tap_sp_trap(); RETURN QUERY SELECT pg_catalog.unnest($1); END $f$;
+  RESET ROLE;
+  -- control: with public first, an unqualified call, operator and
+  -- aggregate run the look-alikes (here as superuser)
+  PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', true);
+  EXECUTE $q$SELECT clock_timestamp(), 'a'::text = 'b', (SELECT count(*) FROM unnest('{x}'::text[]))$q$;
+  PERFORM pg_catalog.set_config('search_path', saved_path, true);
+  SELECT last_value INTO control_runs FROM public.tap_sp_trap_runs;
+  SELECT last_value INTO control_super FROM public.tap_sp_trap_superuser_runs;
+  INSERT INTO pg_temp.tap_sp_worker VALUES ('control runs', control_runs::text),
+                                           ('control superuser runs', control_super::text);
+  PERFORM pg_catalog.setval('public.tap_sp_trap_runs', 1, false);
+  PERFORM pg_catalog.setval('public.tap_sp_trap_superuser_runs', 1, false);
+  -- a limit, so that each round of the worker reads one
+  PERFORM allot.set_limit('tapspw:*', 5);
+  EXECUTE pg_catalog.format('ALTER DATABASE %I SET search_path = public, pg_catalog', pg_catalog.current_database());
+END
+$plant$;
+-- A fold brings a worker up if the launcher had let this database idle.
+SELECT count(*) >= 0 AS folded FROM allot.rollup();
+-- Restart the worker (it reads the database's settings when it starts),
+-- then wait for the new one and for at least three of its rounds.
+DO $wait$
+DECLARE
+  old_pid  integer;
+  new_pid  integer;
+  start    bigint;
+  rounds   bigint := 0;
+  deadline timestamptz := pg_catalog.clock_timestamp() + interval '60 seconds';
+BEGIN
+  BEGIN
+    SELECT a.pid INTO old_pid FROM pg_catalog.pg_stat_activity a
+     WHERE a.backend_type = 'pg_allot rollup' AND a.datname = pg_catalog.current_database();
+    IF old_pid IS NOT NULL THEN
+      PERFORM pg_catalog.pg_terminate_backend(old_pid);
+    END IF;
+    LOOP
+      PERFORM pg_catalog.pg_stat_clear_snapshot();
+      SELECT a.pid INTO new_pid FROM pg_catalog.pg_stat_activity a
+       WHERE a.backend_type = 'pg_allot rollup' AND a.datname = pg_catalog.current_database()
+         AND a.pid IS DISTINCT FROM old_pid;
+      EXIT WHEN new_pid IS NOT NULL OR pg_catalog.clock_timestamp() > deadline;
+      PERFORM pg_catalog.pg_sleep(0.05);
+    END LOOP;
+    SELECT r.rollups INTO start FROM allot.rollup_state r;
+    WHILE new_pid IS NOT NULL AND rounds < 3 AND pg_catalog.clock_timestamp() < deadline LOOP
+      PERFORM pg_catalog.pg_sleep(0.05);
+      SELECT r.rollups - start INTO rounds FROM allot.rollup_state r;
+      EXIT WHEN (SELECT s.is_called FROM public.tap_sp_trap_runs s);
+    END LOOP;
+    INSERT INTO pg_temp.tap_sp_worker VALUES ('new worker', (new_pid IS NOT NULL)::text), ('rounds', rounds::text);
+  EXCEPTION WHEN OTHERS THEN
+    INSERT INTO pg_temp.tap_sp_worker VALUES ('wait failed', SQLERRM);
+  END;
+END
+$wait$;
+INSERT INTO tap_sp_worker
+SELECT 'worker runs', CASE WHEN s.is_called THEN s.last_value ELSE 0 END::text FROM public.tap_sp_trap_runs s
+UNION ALL
+SELECT 'worker superuser runs', CASE WHEN s.is_called THEN s.last_value ELSE 0 END::text
+  FROM public.tap_sp_trap_superuser_runs s;
+-- Clean up at once, and restart the worker with the database's own settings.
+DO $clean$
+BEGIN
+  EXECUTE pg_catalog.format('ALTER DATABASE %I RESET search_path', pg_catalog.current_database());
+  DROP OWNED BY tap_sp_worker_attacker;
+  DROP ROLE tap_sp_worker_attacker;
+  PERFORM allot.drop_limit('tapspw:*');
+  PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a
+    WHERE a.backend_type = 'pg_allot rollup' AND a.datname = pg_catalog.current_database();
+END
+$clean$;
+\endif
+\if :tap_sp_install
+DROP EXTENSION pg_allot;
+\endif
+\if :tap_sp_no_schema
+DROP SCHEMA IF EXISTS allot;  -- what CREATE EXTENSION made and DROP EXTENSION leaves
+\endif
+RESET client_min_messages;
+
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS pg_allot;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(13);
+SELECT plan(22);
+
+-------------------------------------------------------------------------------
+-- The rollup worker: it never resolves a name through the database's
+-- search_path (checked above).
+-------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.worker(p_what text) RETURNS text LANGUAGE sql AS
+  $$ SELECT w.value FROM pg_temp.tap_sp_worker w WHERE w.what = p_what $$;
+
+SELECT CASE WHEN pg_temp.worker('preloaded') = 'true' THEN
+         is(pg_temp.worker('control runs') || ' ' || pg_temp.worker('control superuser runs'), '4 4',
+            'worker control: the look-alikes planted in public are live (with public first on the path, clock_timestamp(), text = text, count(*) and unnest(text[]) run them) and notice a superuser')
+       ELSE skip('the rollup worker needs shared_preload_libraries = pg_allot', 1) END;
+SELECT CASE WHEN pg_temp.worker('preloaded') = 'true' THEN
+         ok(pg_temp.worker('new worker') = 'true'
+            AND (pg_temp.worker('rounds')::int >= 3 OR pg_temp.worker('worker runs')::int > 0),
+            'a rollup worker started with the database search_path set to "public, pg_catalog" and was watched at work ('
+            || coalesce(pg_temp.worker('rounds') || ' rounds', pg_temp.worker('wait failed'), '?') || ')')
+       ELSE skip('the rollup worker needs shared_preload_libraries = pg_allot', 1) END;
+SELECT CASE WHEN pg_temp.worker('preloaded') = 'true' THEN
+         is(pg_temp.worker('worker runs') || ' ' || pg_temp.worker('worker superuser runs'), '0 0',
+            'the rollup worker (a superuser) ran none of the look-alikes a role that may create in public put there (runs, as superuser)')
+       ELSE skip('the rollup worker needs shared_preload_libraries = pg_allot', 1) END;
 
 -------------------------------------------------------------------------------
 -- Attackers, their schemas, and the tables the traps and the steps write to.
@@ -324,17 +500,19 @@ BEGIN
 END
 $f$;
 
-CREATE FUNCTION pg_temp.auditor_steps(p_mode pg_catalog.text) RETURNS void LANGUAGE plpgsql AS $f$
+-- (p_prefix: 'u' for allot_auditor, 'o' for the extension owner)
+CREATE FUNCTION pg_temp.auditor_steps(p_mode pg_catalog.text, p_prefix pg_catalog.text DEFAULT 'u')
+RETURNS void LANGUAGE plpgsql AS $f$
 DECLARE
   rel pg_catalog.text;
 BEGIN
   FOREACH rel IN ARRAY ARRAY['usage', 'entities', 'violations', 'stats', 'txns', 'events', 'event_log',
                              'unfolded', 'limits', 'entity_state']
   LOOP
-    PERFORM pg_temp.sp_step(p_mode, pg_catalog.concat('u read allot.', rel),
+    PERFORM pg_temp.sp_step(p_mode, pg_catalog.concat(p_prefix, ' read allot.', rel),
       pg_catalog.format('SELECT (pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0)::pg_catalog.text FROM allot.%I', rel));
   END LOOP;
-  PERFORM pg_temp.sp_step(p_mode, 'u verify()',
+  PERFORM pg_temp.sp_step(p_mode, pg_catalog.concat(p_prefix, ' verify()'),
     $q$SELECT (pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0)::pg_catalog.text FROM allot.verify()$q$);
 END
 $f$;
@@ -526,16 +704,48 @@ SELECT is_empty($$
      AND NOT EXISTS (SELECT 1 FROM tap_sp_results h WHERE h.mode = 'reinstalled' AND h.phase = c.phase)
 $$, 'the extension installed under the hostile search_path works: the client''s calls return what they did before, and run no look-alike');
 
+-- The extension owner, a superuser, reads the views and runs verify() with
+-- the look-alikes in public first on its search_path. The views were bound
+-- at install, but the functions they call run now: allot._now() (whose
+-- nullif() and cast would otherwise bind in the reader's path) and the C
+-- helpers the worker calls too.
+SET search_path = public, pg_catalog;
+SELECT pg_temp.auditor_steps('owner', 'o');
+RESET search_path;
+
+SELECT is_empty($$
+  SELECT phase, what, who FROM tap_sp_hits WHERE phase LIKE 'o %'
+  UNION ALL
+  SELECT h.phase, 'result differs: ' || coalesce(h.state || ' ' || h.msg, h.result), c.result
+    FROM tap_sp_results h JOIN tap_sp_results c ON c.mode = 'clean' AND c.phase = 'u' || substr(h.phase, 2)
+   WHERE h.mode = 'owner' AND (h.state, h.result) IS DISTINCT FROM (c.state, c.result)
+$$, 'the extension owner (a superuser) reads every view and verify() with look-alikes in public first on its search_path, and runs none of them');
+
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text || ': ' || coalesce(array_to_string(p.proconfig, ' '), 'no SET clause')
+    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+   WHERE p.pronamespace = 'allot'::regnamespace
+     AND (p.prosecdef OR l.lanname IN ('sql', 'plpgsql')
+          -- called by the rollup worker's own statements
+          OR p.oid IN ('allot._now()'::regprocedure,
+                       'allot._current_window(interval, boolean, tstzrange, timestamptz)'::regprocedure))
+     AND p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']
+$$, 'every function in allot that is SECURITY DEFINER, has an SQL or PL/pgSQL body, or is called by the rollup worker sets search_path = pg_catalog, pg_temp (allot._now() included)');
+
 SELECT is_empty($$SELECT phase, what, who FROM tap_sp_hits WHERE who NOT LIKE 'tap_sp_%'$$,
                 'no look-alike ever ran with the rights of anyone but the attacker who planted it (the extension owner above all)');
 
 -------------------------------------------------------------------------------
--- A schema "allot" that another role created before CREATE EXTENSION: its
--- owner could rename it later and put its own allot.limits in the way of
--- the SECURITY DEFINER functions. CREATE EXTENSION must refuse it (or
--- leave it owned by the installing role).
+-- A schema "allot" that exists before CREATE EXTENSION. Another role's:
+-- its owner could rename it later and put its own allot.limits in the way
+-- of the SECURITY DEFINER functions. One where another role may create
+-- objects, or that holds objects already: those could stand in for the
+-- extension's. CREATE EXTENSION refuses each with a clear error (42P06,
+-- like CREATE SCHEMA's own) and changes nothing; it takes only an empty
+-- schema of the installing role's own.
 -------------------------------------------------------------------------------
--- (last: the extension stays dropped; the final ROLLBACK restores it)
+-- (last: the extension stays dropped or is installed again; the final
+-- ROLLBACK restores it)
 DROP EXTENSION pg_allot CASCADE;
 DROP SCHEMA IF EXISTS allot CASCADE;
 DO $do$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO tap_sp_client', current_database()); END $do$;
@@ -545,12 +755,46 @@ RESET ROLE;
 SELECT pg_temp.sp_step('trojan', 'trojan: CREATE EXTENSION pg_allot', 'CREATE EXTENSION pg_allot');
 CREATE TEMP TABLE trojan_outcome AS
 SELECT (SELECT state FROM tap_sp_results WHERE mode = 'trojan') AS install_error,
-       (SELECT n.nspowner::regrole::text FROM pg_catalog.pg_namespace n WHERE n.nspname = 'allot') AS schema_owner;
+       (SELECT msg FROM tap_sp_results WHERE mode = 'trojan') AS message,
+       (SELECT n.nspowner::regrole::text FROM pg_catalog.pg_namespace n WHERE n.nspname = 'allot') AS schema_owner,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_allot') AS installed,
+       (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = 'allot'::regnamespace) AS relations;
 
-SELECT ok((SELECT install_error IS NOT NULL OR schema_owner IS DISTINCT FROM 'tap_sp_client' FROM trojan_outcome),
-          'CREATE EXTENSION does not install into a schema allot created beforehand by another role (owner: '
-          || coalesce((SELECT schema_owner FROM trojan_outcome), '?') || ', error: '
-          || coalesce((SELECT install_error FROM trojan_outcome), 'none') || ')');
+SELECT ok((SELECT install_error IS NOT DISTINCT FROM '42P06' AND message LIKE '%"allot"%belongs to role "tap_sp_client"%'
+             FROM trojan_outcome),
+          'CREATE EXTENSION refuses a schema allot created beforehand by another role: 42P06 naming its owner (got: '
+          || coalesce((SELECT install_error || ' ' || message FROM trojan_outcome), 'installed, no error') || ')');
+SELECT is((SELECT (schema_owner, installed, relations)::text FROM trojan_outcome),
+          '(tap_sp_client,f,0)',
+          'the refused install leaves that schema as it was (its owner, empty) and installs nothing');
+
+-- The installing role's own schema, in which another role may create objects.
+DROP EXTENSION IF EXISTS pg_allot CASCADE;  -- (had it been installed there)
+DROP SCHEMA allot CASCADE;
+CREATE SCHEMA allot;
+GRANT CREATE ON SCHEMA allot TO tap_sp_client;
+SELECT pg_temp.sp_step('shared', 'shared: CREATE EXTENSION pg_allot', 'CREATE EXTENSION pg_allot');
+SELECT is((SELECT state || ' ' || (msg LIKE '%may create objects in it: tap_sp_client%')::text
+             FROM tap_sp_results WHERE mode = 'shared'),
+          '42P06 true',
+          'CREATE EXTENSION refuses a schema allot in which another role may create objects: 42P06 naming the role');
+
+-- The installing role's own schema, holding an object already.
+DROP EXTENSION IF EXISTS pg_allot CASCADE;
+REVOKE CREATE ON SCHEMA allot FROM tap_sp_client;
+CREATE FUNCTION allot._now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'infinity'::timestamptz $$;
+SELECT pg_temp.sp_step('occupied', 'occupied: CREATE EXTENSION pg_allot', 'CREATE EXTENSION pg_allot');
+SELECT is((SELECT state || ' ' || (msg LIKE '%not empty: it holds function allot._now()%')::text
+             FROM tap_sp_results WHERE mode = 'occupied'),
+          '42P06 true',
+          'CREATE EXTENSION refuses a schema allot that holds objects already: 42P06 naming them');
+
+-- An empty schema of the installing role's own is taken.
+DROP EXTENSION IF EXISTS pg_allot CASCADE;
+DROP FUNCTION IF EXISTS allot._now();
+SELECT pg_temp.sp_step('own', 'own: CREATE EXTENSION pg_allot', 'CREATE EXTENSION pg_allot');
+SELECT is((SELECT coalesce(state || ' ' || msg, result) FROM tap_sp_results WHERE mode = 'own'), 'done',
+          'CREATE EXTENSION installs into an empty schema allot that the installing role created beforehand');
 
 SELECT * FROM finish();
 ROLLBACK;
