@@ -2,6 +2,9 @@
 -- allot.events_archive (partitioned by day) and old days can be dropped;
 -- allot.txns and allot.verify() read the whole log (allot.event_log).
 -- Nothing existing is rewritten: allot.events only gains a BRIN index.
+-- Least privilege: allot._now() and allot._current_window() (the rollup
+-- worker calls them) get a fixed search_path, and PUBLIC loses USAGE on
+-- the types allot.decision and allot.item_decision.
 
 \echo Use "ALTER EXTENSION pg_allot UPDATE TO '0.3'" to load this file. \quit
 
@@ -52,22 +55,66 @@ COMMENT ON VIEW allot.event_log IS
 
 -- The archive partition for the UTC day starting at "day"; created when
 -- missing. Called by archive_events only, which runs as the extension owner.
+-- Readers go through allot.events_archive, so a partition needs no grant of
+-- its own: it keeps none, not even one the owner's default privileges
+-- (ALTER DEFAULT PRIVILEGES) would give, since it holds audit events.
 CREATE FUNCTION allot._archive_partition(day timestamptz) RETURNS void
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $partition$
 DECLARE
   part_name text := 'events_archive_' || pg_catalog.to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD');
+  part      regclass;
+  grantee   text;
 BEGIN
   IF pg_catalog.to_regclass('allot.' || pg_catalog.quote_ident(part_name)) IS NULL THEN
     EXECUTE pg_catalog.format(
       'CREATE TABLE allot.%I PARTITION OF allot.events_archive FOR VALUES FROM (%L) TO (%L)',
       part_name, (day AT TIME ZONE 'UTC')::text || '+00',
       ((day + interval '24 hours') AT TIME ZONE 'UTC')::text || '+00');
+    part := pg_catalog.to_regclass('allot.' || pg_catalog.quote_ident(part_name));
+    FOR grantee IN
+      SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                           ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END
+        FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+       WHERE c.oid = part AND a.grantee <> c.relowner
+    LOOP
+      EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %s', part, grantee);
+    END LOOP;
   END IF;
 END
 $partition$;
 COMMENT ON FUNCTION allot._archive_partition(timestamptz) IS
-  'Internal: creates the archive partition of the UTC day starting at "day" unless it exists.';
+  'Internal: creates the archive partition of the UTC day starting at "day" unless it exists (with no privileges but its owner''s).';
+
+-- The time "age" before the decision time, for the retention functions:
+-- refuses an age that reaches beyond the timestamps PostgreSQL can hold
+-- (the subtraction would fail with a bare "timestamp out of range") or
+-- that ends after now (months and days of opposite signs, say
+-- '1 mon -30 days' on March 1st), naming the argument.
+CREATE FUNCTION allot._retention_cutoff(age interval, argument text) RETURNS timestamptz
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $cutoff$
+DECLARE
+  now_   timestamptz := allot._now();
+  cutoff timestamptz;
+BEGIN
+  BEGIN
+    cutoff := now_ - age;
+  EXCEPTION WHEN datetime_field_overflow THEN
+    RAISE EXCEPTION 'pg_allot: % is too long, got %: now - % is before the earliest timestamp PostgreSQL can hold (4713 BC)',
+                    argument, age, argument
+      USING ERRCODE = '22023';
+  END;
+  IF cutoff > now_ THEN
+    RAISE EXCEPTION 'pg_allot: % must be an interval of zero or more, got %, which ends after now (%)',
+                    argument, age, now_
+      USING ERRCODE = '22023';
+  END IF;
+  RETURN cutoff;
+END
+$cutoff$;
+COMMENT ON FUNCTION allot._retention_cutoff(interval, text) IS
+  'Internal: allot._now() - age for archive_events and drop_archived_events; a clear 22023 error naming the argument when that is out of the timestamp range or after now.';
 
 CREATE FUNCTION allot.archive_events(replay_window interval DEFAULT '7 days')
   RETURNS bigint
@@ -85,7 +132,7 @@ BEGIN
       USING ERRCODE = '22023',
             HINT = 'Grants within the replay window stay in allot.events, where a replay of their txn is recognised.';
   END IF;
-  cutoff := allot._now() - replay_window;
+  cutoff := allot._retention_cutoff(replay_window, 'replay_window');
   -- One archiver at a time (two would create the same partitions);
   -- redemptions and readers are not blocked by this lock.
   LOCK TABLE allot.events_archive IN SHARE UPDATE EXCLUSIVE MODE;
@@ -124,7 +171,7 @@ BEGIN
                     coalesce(older_than::text, 'NULL')
       USING ERRCODE = '22023';
   END IF;
-  cutoff := allot._now() - older_than;
+  cutoff := allot._retention_cutoff(older_than, 'older_than');
   LOCK TABLE allot.events_archive IN SHARE UPDATE EXCLUSIVE MODE;
   FOR part, part_end IN
     SELECT c.oid::regclass,
@@ -195,11 +242,52 @@ AS $verify$
 $verify$;
 
 -------------------------------------------------------------------------------
+-- A fixed search_path for every function the rollup worker calls
+-------------------------------------------------------------------------------
+-- (pg_allot--0.3.sql says why.)
+CREATE OR REPLACE FUNCTION allot._now() RETURNS timestamptz
+  LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('allot.clock_override', true), '')::pg_catalog.timestamptz,
+                        pg_catalog.now()) $$;
+ALTER FUNCTION allot._current_window(interval, boolean, tstzrange, timestamptz)
+  SET search_path = pg_catalog, pg_temp;
+
+-------------------------------------------------------------------------------
 -- Privileges
 -------------------------------------------------------------------------------
 REVOKE ALL ON allot.events_archive, allot.archived_usage, allot.event_log FROM PUBLIC;
-REVOKE ALL ON FUNCTION allot._archive_partition(timestamptz), allot.archive_events(interval),
-                       allot.drop_archived_events(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION allot._archive_partition(timestamptz), allot._retention_cutoff(interval, text),
+                       allot.archive_events(interval), allot.drop_archived_events(interval) FROM PUBLIC;
+-- The new objects keep nothing the installing role's default privileges
+-- (ALTER DEFAULT PRIVILEGES ... GRANT) gave them (as in pg_allot--0.3.sql).
+DO $acl$
+DECLARE
+  o record;
+BEGIN
+  FOR o IN
+    SELECT DISTINCT x.target,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END AS grantee
+      FROM (SELECT 'TABLE ' || c.oid::pg_catalog.regclass::text, c.relowner, c.relacl
+              FROM pg_catalog.pg_class c
+             WHERE c.oid IN ('allot.events_archive'::pg_catalog.regclass, 'allot.archived_usage'::pg_catalog.regclass,
+                             'allot.event_log'::pg_catalog.regclass)
+            UNION ALL
+            SELECT 'ROUTINE ' || p.oid::pg_catalog.regprocedure::text, p.proowner, p.proacl
+              FROM pg_catalog.pg_proc p
+             WHERE p.oid IN ('allot._archive_partition(timestamptz)'::pg_catalog.regprocedure,
+                             'allot._retention_cutoff(interval, text)'::pg_catalog.regprocedure,
+                             'allot.archive_events(interval)'::pg_catalog.regprocedure,
+                             'allot.drop_archived_events(interval)'::pg_catalog.regprocedure)) AS x(target, owner, acl),
+           pg_catalog.aclexplode(x.acl) a
+     WHERE a.grantee <> x.owner
+     ORDER BY 1, 2
+  LOOP
+    EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', o.target, o.grantee);
+  END LOOP;
+END
+$acl$;
+REVOKE USAGE ON TYPE allot.decision, allot.item_decision FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION allot.archive_events(interval), allot.drop_archived_events(interval)
   TO allot_admin;
 GRANT SELECT ON allot.events_archive, allot.archived_usage, allot.event_log

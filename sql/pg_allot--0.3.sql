@@ -1,10 +1,63 @@
 -- pg_allot 0.3: redemption quotas for vouchers and coupons.
 -- Everything lives in schema "allot" (created by CREATE EXTENSION from the
 -- control file). Every reference below is schema-qualified, and every
--- SECURITY DEFINER function fixes its search_path, so a hostile search_path
--- at install or call time cannot redirect anything.
+-- function that is SECURITY DEFINER, has an SQL or PL/pgSQL body, or is
+-- called by the rollup worker fixes its search_path, so a hostile
+-- search_path at install or call time cannot redirect anything.
 
 \echo Use "CREATE EXTENSION pg_allot" to load this file. \quit
+
+-------------------------------------------------------------------------------
+-- The schema. CREATE EXTENSION creates "allot" (the control file names it)
+-- owned by the installing role, but silently takes a schema of that name
+-- that exists already. Take only an empty one of the installing role's own
+-- in which no other role may create objects: another role's schema would
+-- let its owner swap the extension's tables and functions for its own at
+-- any later time, and objects already in it could stand in for ours.
+-------------------------------------------------------------------------------
+DO $schema$
+DECLARE
+  nsp       pg_catalog.oid;
+  owner     pg_catalog.oid;
+  creators  pg_catalog.text;
+  contents  pg_catalog.text[];
+BEGIN
+  SELECT n.oid, n.nspowner INTO nsp, owner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'allot';
+  IF owner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+    RAISE EXCEPTION 'pg_allot: schema "allot" already exists and belongs to role "%", not to "%", who is installing pg_allot',
+                    pg_catalog.pg_get_userbyid(owner), CURRENT_USER
+      USING ERRCODE = 'duplicate_schema',
+            DETAIL = 'The owner of the extension''s schema could replace its tables and functions with its own at any time.',
+            HINT = 'Drop or rename that schema, or (after checking what is in it) make the installing role its owner, then run CREATE EXTENSION again.';
+  END IF;
+  SELECT pg_catalog.string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                              ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END, ', ')
+    INTO creators
+    FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+   WHERE n.oid = nsp AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner;
+  IF creators IS NOT NULL THEN
+    RAISE EXCEPTION 'pg_allot: schema "allot" already exists and other roles may create objects in it: %', creators
+      USING ERRCODE = 'duplicate_schema',
+            DETAIL = 'Objects another role creates in the extension''s schema could stand in for the extension''s own.',
+            HINT = pg_catalog.format('REVOKE CREATE ON SCHEMA allot FROM %s, or drop that schema, then run CREATE EXTENSION again.', creators);
+  END IF;
+  -- Every object in a schema depends on it; so does this extension.
+  SELECT pg_catalog.array_agg(o.type || ' ' || o.identity ORDER BY d.classid, d.objid)
+    INTO contents
+    FROM pg_catalog.pg_depend d, pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) o
+   WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjid = nsp
+     AND NOT (d.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+              AND d.objid = (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_allot'));
+  IF contents IS NOT NULL THEN
+    RAISE EXCEPTION 'pg_allot: schema "allot" already exists and is not empty: it holds %',
+                    pg_catalog.array_to_string(contents[1:3], ', ')
+                    || CASE WHEN pg_catalog.cardinality(contents) > 3
+                            THEN pg_catalog.format(' and %s more', pg_catalog.cardinality(contents) - 3) ELSE '' END
+      USING ERRCODE = 'duplicate_schema',
+            HINT = 'pg_allot installs into an empty schema "allot" (or creates it): move or drop what is in it, then run CREATE EXTENSION again.';
+  END IF;
+END
+$schema$;
 
 -------------------------------------------------------------------------------
 -- Roles (cluster-wide; created only when missing, never dropped with the
@@ -35,19 +88,24 @@ CREATE FUNCTION allot._per_identity(per interval) RETURNS text
 COMMENT ON FUNCTION allot._per_identity(interval) IS
   'Internal: identity of a window length. Calendar months stay apart from days ("1 mon" <> "30 days"); days are 24 h ("1 day" = "24 hours"). NULL (a total) maps to "total".';
 
+-- The rollup worker calls it: its search_path is fixed like that of every
+-- function the worker runs, although C that runs no SQL needs none today.
 CREATE FUNCTION allot._current_window(per interval, sliding boolean, valid tstzrange, at timestamptz,
                                       OUT window_start timestamptz, OUT rows_from timestamptz,
                                       OUT rows_to timestamptz)
-  LANGUAGE c IMMUTABLE PARALLEL SAFE
+  LANGUAGE c IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
   AS 'MODULE_PATHNAME', 'allot_current_window';
 COMMENT ON FUNCTION allot._current_window(interval, boolean, tstzrange, timestamptz) IS
   'Internal: the window of a limit holding "at": its start, and the range [rows_from, rows_to) of counter window_start values that make up its usage.';
 
 -- The time the audit views look at: the decision clock (allot.clock_override
--- when a test pins it, else the transaction's now()).
+-- when a test pins it, else the transaction's now()). Its body would
+-- otherwise be bound (or inlined) with the caller's search_path: the cast
+-- and the = of nullif() would run whatever a caller's schema put first,
+-- with the rights of whoever reads allot.usage, the worker included.
 CREATE FUNCTION allot._now() RETURNS timestamptz
-  LANGUAGE sql STABLE PARALLEL SAFE
-  AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('allot.clock_override', true), '')::timestamptz,
+  LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT coalesce(nullif(pg_catalog.current_setting('allot.clock_override', true), '')::pg_catalog.timestamptz,
                         pg_catalog.now()) $$;
 COMMENT ON FUNCTION allot._now() IS
   'Internal: the time allot.usage shows windows at (allot.clock_override if set, else now()).';
@@ -183,22 +241,66 @@ COMMENT ON VIEW allot.event_log IS
 
 -- The archive partition for the UTC day starting at "day"; created when
 -- missing. Called by archive_events only, which runs as the extension owner.
+-- Readers go through allot.events_archive, so a partition needs no grant of
+-- its own: it keeps none, not even one the owner's default privileges
+-- (ALTER DEFAULT PRIVILEGES) would give, since it holds audit events.
 CREATE FUNCTION allot._archive_partition(day timestamptz) RETURNS void
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $partition$
 DECLARE
   part_name text := 'events_archive_' || pg_catalog.to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD');
+  part      regclass;
+  grantee   text;
 BEGIN
   IF pg_catalog.to_regclass('allot.' || pg_catalog.quote_ident(part_name)) IS NULL THEN
     EXECUTE pg_catalog.format(
       'CREATE TABLE allot.%I PARTITION OF allot.events_archive FOR VALUES FROM (%L) TO (%L)',
       part_name, (day AT TIME ZONE 'UTC')::text || '+00',
       ((day + interval '24 hours') AT TIME ZONE 'UTC')::text || '+00');
+    part := pg_catalog.to_regclass('allot.' || pg_catalog.quote_ident(part_name));
+    FOR grantee IN
+      SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                           ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END
+        FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+       WHERE c.oid = part AND a.grantee <> c.relowner
+    LOOP
+      EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %s', part, grantee);
+    END LOOP;
   END IF;
 END
 $partition$;
 COMMENT ON FUNCTION allot._archive_partition(timestamptz) IS
-  'Internal: creates the archive partition of the UTC day starting at "day" unless it exists.';
+  'Internal: creates the archive partition of the UTC day starting at "day" unless it exists (with no privileges but its owner''s).';
+
+-- The time "age" before the decision time, for the retention functions:
+-- refuses an age that reaches beyond the timestamps PostgreSQL can hold
+-- (the subtraction would fail with a bare "timestamp out of range") or
+-- that ends after now (months and days of opposite signs, say
+-- '1 mon -30 days' on March 1st), naming the argument.
+CREATE FUNCTION allot._retention_cutoff(age interval, argument text) RETURNS timestamptz
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $cutoff$
+DECLARE
+  now_   timestamptz := allot._now();
+  cutoff timestamptz;
+BEGIN
+  BEGIN
+    cutoff := now_ - age;
+  EXCEPTION WHEN datetime_field_overflow THEN
+    RAISE EXCEPTION 'pg_allot: % is too long, got %: now - % is before the earliest timestamp PostgreSQL can hold (4713 BC)',
+                    argument, age, argument
+      USING ERRCODE = '22023';
+  END;
+  IF cutoff > now_ THEN
+    RAISE EXCEPTION 'pg_allot: % must be an interval of zero or more, got %, which ends after now (%)',
+                    argument, age, now_
+      USING ERRCODE = '22023';
+  END IF;
+  RETURN cutoff;
+END
+$cutoff$;
+COMMENT ON FUNCTION allot._retention_cutoff(interval, text) IS
+  'Internal: allot._now() - age for archive_events and drop_archived_events; a clear 22023 error naming the argument when that is out of the timestamp range or after now.';
 
 CREATE FUNCTION allot.archive_events(replay_window interval DEFAULT '7 days')
   RETURNS bigint
@@ -216,7 +318,7 @@ BEGIN
       USING ERRCODE = '22023',
             HINT = 'Grants within the replay window stay in allot.events, where a replay of their txn is recognised.';
   END IF;
-  cutoff := allot._now() - replay_window;
+  cutoff := allot._retention_cutoff(replay_window, 'replay_window');
   -- One archiver at a time (two would create the same partitions);
   -- redemptions and readers are not blocked by this lock.
   LOCK TABLE allot.events_archive IN SHARE UPDATE EXCLUSIVE MODE;
@@ -255,7 +357,7 @@ BEGIN
                     coalesce(older_than::text, 'NULL')
       USING ERRCODE = '22023';
   END IF;
-  cutoff := allot._now() - older_than;
+  cutoff := allot._retention_cutoff(older_than, 'older_than');
   LOCK TABLE allot.events_archive IN SHARE UPDATE EXCLUSIVE MODE;
   FOR part, part_end IN
     SELECT c.oid::regclass,
@@ -549,6 +651,44 @@ COMMENT ON VIEW allot.stats IS
 -------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA allot FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA allot FROM PUBLIC;
+
+-- Before the grants below nobody but the owner holds anything here: not
+-- PUBLIC, whose built-in defaults (EXECUTE on functions, USAGE on types)
+-- would otherwise stay, and not whoever the installing role's default
+-- privileges (ALTER DEFAULT PRIVILEGES ... GRANT) name.
+DO $acl$
+DECLARE
+  o record;
+BEGIN
+  FOR o IN
+    SELECT DISTINCT x.target,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END AS grantee
+      FROM (SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE ' ELSE 'TABLE ' END || c.oid::pg_catalog.regclass::text,
+                   c.relowner, c.relacl
+              FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = 'allot'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+            UNION ALL
+            SELECT 'ROUTINE ' || p.oid::pg_catalog.regprocedure::text, p.proowner,
+                   coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))
+              FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'allot'::pg_catalog.regnamespace
+            UNION ALL
+            -- types of their own (not arrays, not the row types of tables)
+            SELECT 'TYPE ' || t.oid::pg_catalog.regtype::text, t.typowner,
+                   coalesce(t.typacl, pg_catalog.acldefault('T', t.typowner))
+              FROM pg_catalog.pg_type t
+              LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+             WHERE t.typnamespace = 'allot'::pg_catalog.regnamespace AND t.typcategory <> 'A'
+               AND (t.typrelid = 0 OR c.relkind = 'c')) AS x(target, owner, acl),
+           pg_catalog.aclexplode(x.acl) a
+     WHERE a.grantee <> x.owner
+     ORDER BY 1, 2
+  LOOP
+    EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', o.target, o.grantee);
+  END LOOP;
+END
+$acl$;
 
 GRANT USAGE ON SCHEMA allot TO allot_client, allot_admin, allot_auditor;
 GRANT USAGE ON TYPE allot.decision, allot.item_decision TO allot_client, allot_admin, allot_auditor;

@@ -6,6 +6,9 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libgtest-dev nlohmann-json3-dev libhiredis-dev cmake g++ make
+  # tests/fuzz: clang++ and libclang_rt.fuzzer-x86_64.a (+ ASan/UBSan
+  # runtimes), which libclang-common-14-dev only recommends.
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -47,7 +47,7 @@ Datum allot_set_limit(PG_FUNCTION_ARGS) {
         "INSERT INTO allot.limits (scope, max, per, sliding, valid, mode) "
         "VALUES ($1, $2, $3, $4, $5, $6) "
         "ON CONFLICT (scope, allot._per_identity(per), sliding, valid) "
-        "DO UPDATE SET max = EXCLUDED.max, mode = EXCLUDED.mode, updated_at = now() "
+        "DO UPDATE SET max = EXCLUDED.max, mode = EXCLUDED.mode, updated_at = pg_catalog.now() "
         "RETURNING id",
         {TEXTOID, INT8OID, INTERVALOID, BOOLOID, TSTZRANGEOID, TEXTOID});
     SpiSession spi;
@@ -72,7 +72,7 @@ Datum allot_drop_limit(PG_FUNCTION_ARGS) {
         "WITH gone AS (DELETE FROM allot.limits "
         "  WHERE scope = $1 AND allot._per_identity(per) = $2 AND sliding = $3 RETURNING id), "
         "counters AS (DELETE FROM allot.counters WHERE limit_id IN (SELECT id FROM gone)) "
-        "SELECT count(*)::int4 FROM gone",
+        "SELECT pg_catalog.count(*)::int4 FROM gone",
         {TEXTOID, TEXTOID, BOOLOID});
     SpiSession spi;
     Rows rows = execute(

@@ -35,8 +35,9 @@ void finish_demotion(KeySlot& slot) {
 
 void write_durable_path(const std::string& key, const char* path) {
   static Statement stmt(
-      "INSERT INTO allot.entity_state AS e (key, path, last_seen) VALUES ($1, $2, now()) "
-      "ON CONFLICT (key) DO UPDATE SET path = EXCLUDED.path, path_changed_at = now() "
+      "INSERT INTO allot.entity_state AS e (key, path, last_seen) "
+      "VALUES ($1, $2, pg_catalog.now()) "
+      "ON CONFLICT (key) DO UPDATE SET path = EXCLUDED.path, path_changed_at = pg_catalog.now() "
       "WHERE e.path IS DISTINCT FROM EXCLUDED.path",
       {TEXTOID, TEXTOID});
   execute(stmt, {string_to_text(key), string_to_text(path)});

@@ -42,7 +42,8 @@ struct FoldState {
 
 FoldState lock_rollup_state() {
   static Statement stmt(
-      "SELECT last_seq, greatest(extract(epoch FROM clock_timestamp() - last_at)::float8, 0.001) "
+      "SELECT last_seq, "
+      "       greatest(extract(epoch FROM pg_catalog.clock_timestamp() - last_at)::float8, 0.001) "
       "FROM allot.rollup_state FOR UPDATE",
       {});
   Rows rows = execute(stmt, {});
@@ -70,7 +71,7 @@ bool try_lock_entity_row(const std::string& key) {
 }
 
 std::int64_t max_visible_seq() {
-  static Statement stmt("SELECT coalesce(max(seq), 0) FROM allot.events", {});
+  static Statement stmt("SELECT coalesce(pg_catalog.max(seq), 0) FROM allot.events", {});
   return execute(stmt, {}, Snap::kAfterLocks).get_int64(0, 1);
 }
 
@@ -96,17 +97,19 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
       "  INSERT INTO allot.counters AS c (key, limit_id, window_start, used) "
       "  SELECT x.key, x.limit_id, x.window_start, x.units FROM ("
       "    SELECT f->>0 AS key, (f->>1)::bigint AS limit_id, (f->>2)::timestamptz AS window_start, "
-      "           sum(CASE ev.kind WHEN 'grant' THEN ev.amount ELSE -ev.amount END)::bigint AS units "
-      "      FROM ev, jsonb_array_elements(ev.detail->'counted') AS f "
+      "           pg_catalog.sum(CASE ev.kind WHEN 'grant' THEN ev.amount ELSE -ev.amount END) "
+      "             ::bigint AS units "
+      "      FROM ev, pg_catalog.jsonb_array_elements(ev.detail->'counted') AS f "
       "     WHERE ev.kind IN ('grant', 'reverse') AND f->>3 = 'f' "
       "     GROUP BY 1, 2, 3) x "
       "   WHERE EXISTS (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id) "
       "  ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used "
       "  RETURNING 1"
       ") "
-      "SELECT k, sum(ev.amount)::float8, max(ev.at) FROM ev, unnest(ev.keys) AS k "
+      "SELECT k, pg_catalog.sum(ev.amount)::float8, pg_catalog.max(ev.at) "
+      "  FROM ev, pg_catalog.unnest(ev.keys) AS k "
       " WHERE ev.kind = 'grant' AND ev.path = 'slow' GROUP BY k "
-      "UNION ALL SELECT NULL, (SELECT count(*) FROM ev)::float8, NULL",
+      "UNION ALL SELECT NULL, (SELECT pg_catalog.count(*) FROM ev)::float8, NULL",
       {INT8OID, INT8OID});
   Folded out;
   if (upto <= after) return out;
@@ -125,7 +128,7 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
 
 void save_rollup_state(std::int64_t last_seq, bool unfolded_possible) {
   static Statement stmt(
-      "UPDATE allot.rollup_state SET last_seq = $1, last_at = clock_timestamp(), "
+      "UPDATE allot.rollup_state SET last_seq = $1, last_at = pg_catalog.clock_timestamp(), "
       "       rollups = rollups + 1, unfolded_possible = $2",
       {INT8OID, BOOLOID});
   execute(stmt, {Int64GetDatum(last_seq), BoolGetDatum(unfolded_possible)});
@@ -149,7 +152,7 @@ std::int64_t update_key_activity(const Folded& f, double decay, double dt) {
       "               greatest(t.last_seen, t.last_at) FROM target t "
       "        ON CONFLICT (key) DO UPDATE SET rate = EXCLUDED.rate, last_seen = EXCLUDED.last_seen "
       "        RETURNING 1) "
-      "SELECT count(*) FROM upd",
+      "SELECT pg_catalog.count(*) FROM upd",
       {TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID});
   std::vector<std::string> keys;
   std::vector<double> units;
@@ -182,7 +185,7 @@ std::map<std::int64_t, LimitInfo> load_limit_maxima() {
 // (exact for a slow key), in its current windows.
 std::int64_t slow_key_headroom(const std::string& key) {
   static Statement stmt(
-      "SELECT min(l.max - coalesce((SELECT sum(c.used) FROM allot.counters c "
+      "SELECT pg_catalog.min(l.max - coalesce((SELECT pg_catalog.sum(c.used) FROM allot.counters c "
       "   WHERE c.key = $1 AND c.limit_id = l.id AND c.window_start >= w.rows_from "
       "     AND c.window_start < w.rows_to), 0))::bigint "
       "FROM allot.limits l CROSS JOIN LATERAL allot._current_window(l.per, l.sliding, l.valid, "

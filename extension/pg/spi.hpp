@@ -2,6 +2,16 @@
 // its SQL and parameter types; its plan is prepared on first use in a
 // backend and kept for the backend's life (PostgreSQL re-plans it by itself
 // when the tables it uses change).
+//
+// The SQL runs with the rights of the extension owner (SECURITY DEFINER) or
+// of the superuser (the rollup worker), so no name in it may resolve to
+// something a caller put on its search_path: tables and functions are
+// schema-qualified (allot., pg_catalog.), and operators and type names
+// resolve in pg_catalog because every path here is pinned to
+// "pg_catalog, pg_temp" (the SET clause of each SQL entry point; the worker
+// pins it at start). One exception in form only: unnest() of several arrays
+// in FROM stays unqualified, because the parser itself expands exactly that
+// spelling into pg_catalog.unnest() of each array.
 #pragma once
 
 #include <cstdint>

@@ -95,7 +95,7 @@ void lock_entities(const std::vector<std::string>& sorted_keys, Timestamp at) {
   // afterwards with the latest snapshot (see kAfterLocks).
   static Statement stmt(
       "INSERT INTO allot.entity_state AS e (key, last_seen) "
-      "SELECT k, $2 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n "
+      "SELECT k, $2 FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n "
       "ON CONFLICT (key) DO UPDATE SET last_seen = e.last_seen WHERE false",
       {TEXTARRAYOID, TIMESTAMPTZOID});
   if (sorted_keys.empty()) return;
@@ -274,7 +274,7 @@ std::optional<GrantedTxn> find_grant_for_reversal(const Uuid& txn) {
   // back out (nobody else ever sees it).
   static Statement probe(
       "INSERT INTO allot.events (txn, at, kind, keys, amount, path) "
-      "VALUES ($1, now(), 'grant', '{}', 0, 'none') "
+      "VALUES ($1, pg_catalog.now(), 'grant', '{}', 0, 'none') "
       "ON CONFLICT (txn) WHERE kind = 'grant' DO NOTHING RETURNING seq",
       {UUIDOID});
   static Statement unprobe("DELETE FROM allot.events WHERE seq = $1", {INT8OID});

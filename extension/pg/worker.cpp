@@ -77,6 +77,19 @@ bool database_being_dropped() {
   return false;
 }
 
+// The worker runs as the bootstrap superuser, with the database's settings
+// (ALTER DATABASE ... SET search_path) applied at connection. Whatever a
+// schema on that path holds must never resolve a name in our SQL: someone
+// who may create objects in, say, public could put a clock_timestamp() or
+// an = operator there and have it run as superuser. So the path is pinned,
+// before any SQL runs, at a priority neither the database's nor the
+// configuration file's setting (re-read on SIGHUP) can override; the SQL
+// itself names its schemas too. No C++ object is alive here: an error ends
+// the process.
+void pin_search_path() {
+  SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 }  // namespace
 
 void register_launcher() {
@@ -147,6 +160,7 @@ void allot_rollup_worker_main(Datum arg) {
   BackgroundWorkerUnblockSignals();
   const Oid db = DatumGetObjectId(arg);
   BackgroundWorkerInitializeConnectionByOid(db, InvalidOid, 0);
+  pin_search_path();
 
   StartTransactionCommand();
   const bool installed = extension_installed();

@@ -145,3 +145,29 @@ parse_prove() {
         }
     ' "$file"
 }
+
+# ---- tests/fuzz/run.sh (libFuzzer harnesses of the pure core) --------------
+# Counts one test per fuzz target, from run.sh's per-target lines:
+#   "fuzz key: ok (1234 runs, 20 s, ...)"    -> passed
+#   "fuzz key: FAILED (property violated...)" -> failed
+# and checks them against its last line "fuzz: N passed, N failed" (the
+# larger count of each kind wins, as in parse_regress).
+parse_fuzz() {
+    local file="$1" rc="${2:-0}"
+    awk -v rc="$rc" '
+        /^fuzz [A-Za-z0-9_]+: ok( |$)/      { lp++; next }
+        /^fuzz [A-Za-z0-9_]+: FAILED( |$)/  { lf++; next }
+        match($0, /^fuzz: [0-9]+ passed, [0-9]+ failed$/) {
+            split($0, a, /[ ,]+/); sp = a[2]; sf = a[4]; nsum++; next
+        }
+        END {
+            p = (lp > sp) ? lp : sp
+            f = (lf > sf) ? lf : sf
+            note = ""
+            if (p + f == 0) { f = 1; note = "no fuzz results found" }
+            else if (rc != 0 && f == 0) { f = 1; note = "exited with status " rc " but no target failed" }
+            else if (nsum == 0) { f++; note = "run ended before its summary" }
+            print p + 0, f + 0, note
+        }
+    ' "$file"
+}

@@ -7,6 +7,9 @@
 # fresh Debian 12). Steps, each under a "==== ... ====" header:
 #   1. build      make && make install                  (the extension)
 #   2. unit       make unit                             (cmake + ctest)
+#   2b. fuzz      tests/fuzz/run.sh $ALLOT_FUZZ_SECONDS  (libFuzzer + ASan/UBSan on the
+#                 core's parsers: keys, request/UUID, redeem_many JSON, limit windows;
+#                 needs clang and libclang-rt-14-dev; no server)
 #   3. a throwaway cluster with shared_preload_libraries = 'pg_allot'
 #   4. regress    make installcheck                     (pg_regress + pg_isolation_regress)
 #   5. pgtap      pg_prove tests/pgtap/*.sql            (if any exist)
@@ -23,6 +26,9 @@
 #   build        not a test; a failed build counts 1 failed, and every suite
 #                that needs the extension then counts 1 failed ("not run")
 #   unit         ctest's own count ("... tests failed out of N")
+#   fuzz         one per fuzz target (tests/fuzz/fuzz_*.cpp): passed when it
+#                built and ran its time without a crash, leak, sanitizer report
+#                or violated property (reproducers go to $LOGDIR/fuzz/)
 #   regress      one per pg_regress test and per isolation spec, from the
 #                per-test "ok"/"FAILED" lines and the summaries
 #   pgtap        one per pgTAP assertion (ok(), is(), ...), not per file;
@@ -38,6 +44,8 @@
 #   ALLOT_CHECK_LOGDIR        where suite logs go (default: a new /tmp dir)
 #   ALLOT_CHECK_NO_PRELOAD=0  skip step 7
 #   ALLOT_CHECK_SKIP_UNIT=1   skip step 2 (e.g. while iterating on SQL)
+#   ALLOT_CHECK_SKIP_FUZZ=1   skip step 2b
+#   ALLOT_FUZZ_SECONDS        seconds per fuzz target (default 20; `make fuzz` runs longer)
 #   ALLOT_KEEP_CLUSTER=1      leave the clusters' directories behind
 #   ALLOT_CONCURRENCY_TIMEOUT seconds per concurrency script (default 900)
 set -uo pipefail
@@ -202,6 +210,21 @@ else
     read -r p f note < <(parse_ctest "$LOGDIR/unit.log" "$rc")
     echo "($((SECONDS - t0)) s)"
     record "unit (ctest)" "$p" "$f" "$note"
+fi
+
+# ----------------------------------------------------------------- fuzz ----
+if [ "${ALLOT_CHECK_SKIP_FUZZ:-0}" = 1 ]; then
+    header "fuzz: skipped (ALLOT_CHECK_SKIP_FUZZ=1)"
+else
+    fuzz_seconds="${ALLOT_FUZZ_SECONDS:-20}"
+    header "fuzz: tests/fuzz/run.sh $fuzz_seconds (libFuzzer, $fuzz_seconds s per target)"
+    t0=$SECONDS
+    ALLOT_FUZZ_OUT="$LOGDIR/fuzz" bash "$REPO/tests/fuzz/run.sh" "$fuzz_seconds" 2>&1 \
+        | tee "$LOGDIR/fuzz.log"
+    rc=${PIPESTATUS[0]}
+    read -r p f note < <(parse_fuzz "$LOGDIR/fuzz.log" "$rc")
+    echo "($((SECONDS - t0)) s; full output: $LOGDIR/fuzz.log)"
+    record "fuzz (libFuzzer targets)" "$p" "$f" "$note"
 fi
 
 # ------------------------------------------------------- cluster suites ----

@@ -9,7 +9,9 @@
 --   * allot.reverse finds archived grants, and still reverses once only;
 --   * dropping old days keeps their sums in allot.archived_usage, so
 --     verify() stays empty; a dropped grant can no longer be reversed;
---   * bad arguments are refused with 22023 and change nothing;
+--   * bad arguments (NULL, negative, or reaching beyond the timestamp
+--     range or past now) are refused with 22023, a message naming the
+--     argument, and change nothing;
 --   * only allot_admin may archive or drop; allot_auditor may read.
 
 SET client_min_messages = warning;
@@ -47,9 +49,23 @@ SELECT allot.archive_events(NULL);
 SELECT allot.archive_events('-1 day');
 SELECT * FROM allot.drop_archived_events(NULL);
 SELECT * FROM allot.drop_archived_events('-1 second');
+-- now - the argument is before 4713 BC: no bare 22008 "timestamp out of range"
+SELECT allot.archive_events('100000000 years');
+SELECT allot.archive_events('200000000 hours');
+SELECT allot.archive_events('2147483647 days');
+SELECT * FROM allot.drop_archived_events('100000000 years');
+SELECT * FROM allot.drop_archived_events('200000000 hours');
+-- not negative as an interval, but now - it is after now (2026-03-10 - 1
+-- month + 30 days = 2026-03-12)
+SELECT allot.archive_events('1 mon -30 days');
+SELECT * FROM allot.drop_archived_events('1 mon -30 days');
 \set VERBOSITY default
 SELECT allot.archive_events('-1 day');
+SELECT allot.archive_events('100000000 years');
+SELECT * FROM allot.drop_archived_events('200000000 hours');
+SELECT allot.archive_events('1 mon -30 days');
 SELECT count(*) AS archived FROM allot.events_archive;
+SELECT count(*) AS not_archived FROM allot.events;
 
 -------------------------------------------------------------------------------
 -- Archive with a 7-day replay window (cutoff 2026-03-03 12:00).
@@ -98,6 +114,13 @@ SELECT * FROM allot.verify();
 -- Drop the days that ended at least 8 days ago (before 2026-03-02 12:00):
 -- 2026-03-01 goes, 2026-03-02 stays.
 -------------------------------------------------------------------------------
+-- first with arguments it refuses: nothing is dropped
+\set VERBOSITY sqlstate
+SELECT * FROM allot.drop_archived_events('100000000 years');
+SELECT * FROM allot.drop_archived_events('-8 days');
+SELECT * FROM allot.drop_archived_events(NULL);
+\set VERBOSITY default
+SELECT count(*) AS partitions_kept FROM pg_inherits WHERE inhparent = 'allot.events_archive'::regclass;
 SELECT * FROM allot.drop_archived_events('8 days');
 SELECT c.relname AS partition
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
