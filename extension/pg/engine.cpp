@@ -354,6 +354,31 @@ std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool r
   return results;
 }
 
+std::vector<ItemResult> redeem_many_items(const std::vector<BatchItem>& items) {
+  std::vector<Uuid> txns;
+  for (const BatchItem& item : items)
+    if (item.request) txns.push_back(item.request->txn);
+  const std::map<Uuid, GrantedTxn> earlier = load_granted(txns);
+  if (earlier.empty()) return redeem_batch(items, /*raise_conflicts=*/false);
+
+  std::vector<ItemResult> results(items.size());
+  std::vector<BatchItem> fresh;
+  std::vector<std::size_t> fresh_index;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::optional<Request>& req = items[i].request;
+    auto it = req ? earlier.find(req->txn) : earlier.end();
+    if (it != earlier.end()) {
+      results[i] = replay_of(*req, sorted_keys(req->keys), it->second, /*raise_conflicts=*/false);
+    } else {
+      fresh.push_back(items[i]);
+      fresh_index.push_back(i);
+    }
+  }
+  std::vector<ItemResult> decided = redeem_batch(fresh, /*raise_conflicts=*/false);
+  for (std::size_t k = 0; k < decided.size(); ++k) results[fresh_index[k]] = std::move(decided[k]);
+  return results;
+}
+
 std::vector<KeyCheckRow> check_keys(const std::vector<std::string>& keys, std::int64_t amount) {
   const Timestamp now = decision_time();
   const std::set<std::string> key_set(keys.begin(), keys.end());

@@ -39,6 +39,14 @@ struct ItemResult {
 // (allot.redeem_many).
 std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool raise_conflicts);
 
+// allot.redeem_many: items whose txn was granted before the call (and is
+// still in allot.events) are answered from the log first (a replay, or an
+// error when the keys or amount differ) and only the others are decided by
+// redeem_batch. Decided afresh, such an item would hold units the items
+// after it then miss, and an item with the granted keys after one with
+// other keys would be refused instead of replayed.
+std::vector<ItemResult> redeem_many_items(const std::vector<BatchItem>& items);
+
 // allot.can_redeem: one row per (key, applicable limit); reads only.
 struct KeyCheckRow {
   std::string key;
