@@ -2,7 +2,10 @@
 //   [{"txn": "<uuid>", "keys": ["kind:id", ...], "amount": 1}, ...]
 // A malformed whole (not JSON, not an array, more than kMaxBatchItems items)
 // throws BadInput. A malformed item does not: it comes back with `error`
-// set, so the other items are still decided.
+// set, so the other items are still decided. That includes an item whose
+// syntax is sound but whose content the JSON library refuses (a number
+// beyond the range of a double, a string that is not UTF-8): the batch's
+// JSON is valid for PostgreSQL, so it is one bad item among good ones.
 #pragma once
 
 #include <optional>

@@ -12,6 +12,7 @@ enum class ErrorCode {
   kInvalidText,        // SQLSTATE 22P02 invalid_text_representation
   kOutOfRange,         // SQLSTATE 22008 datetime_value_out_of_range
   kNumericOutOfRange,  // SQLSTATE 22003 numeric_value_out_of_range
+  kInvalidEncoding,    // SQLSTATE 22021 character_not_in_repertoire (text that is not UTF-8)
 };
 
 // Bad input from a caller. The message names the problem in words a user of

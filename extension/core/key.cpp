@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "utf8.hpp"
 
 namespace allot {
 namespace {
@@ -13,35 +14,13 @@ bool is_kind_char(unsigned char c) {
   return is_kind_start(c) || (c >= '0' && c <= '9') || c == '_';
 }
 
-// Length of the UTF-8 sequence starting at s[i], or 0 when it is malformed
-// (overlong forms, surrogates and code points above U+10FFFF are malformed).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto c0 = static_cast<unsigned char>(s[i]);
-  std::size_t len;
+// Length of the printable UTF-8 character starting at s[i], or 0 when the
+// bytes there are not well-formed UTF-8 or are a C1 control character
+// (U+0080..U+009F), which is not printable.
+std::size_t printable_sequence_length(std::string_view s, std::size_t i) {
   std::uint32_t cp;
-  if (c0 < 0x80) return 1;
-  if ((c0 & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c0 & 0x1F;
-  } else if ((c0 & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c0 & 0x0F;
-  } else if ((c0 & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c0 & 0x07;
-  } else
-    return 0;
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  static const std::uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[len] || cp > 0x10FFFF) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  // C1 control characters (U+0080..U+009F) are not printable.
-  if (cp >= 0x80 && cp <= 0x9F) return 0;
+  const std::size_t len = utf8_sequence_at(s, i, &cp);
+  if (len == 0 || (cp >= 0x80 && cp <= 0x9F)) return 0;
   return len;
 }
 
@@ -65,7 +44,7 @@ std::optional<std::string> id_problem(std::string_view id) {
     const auto c = static_cast<unsigned char>(id[i]);
     if (c < 0x20 || c == 0x7F) return std::string("id contains a control character");
     if (c == ':') return std::string("id contains ':'");
-    const std::size_t len = utf8_sequence_length(id, i);
+    const std::size_t len = printable_sequence_length(id, i);
     if (len == 0) return std::string("id is not printable UTF-8");
     i += len;
   }
@@ -116,12 +95,22 @@ std::optional<std::string> key_problem(std::string_view key) {
 }
 
 std::string quote_for_message(std::string_view text) {
-  constexpr std::size_t kMaxQuoted = 64;
-  if (text.size() <= kMaxQuoted) return "\"" + std::string(text) + "\"";
-  std::size_t cut = kMaxQuoted;
-  // Back off continuation bytes (10xxxxxx) so no character is split.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return "\"" + std::string(text.substr(0, cut)) + "...\"";
+  constexpr std::size_t kMaxQuoted = 64;  // bytes between the quotes, "..." aside
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size();) {
+    // A whole character, or a byte that is not part of one written as \xNN.
+    std::uint32_t cp;
+    const std::size_t len = utf8_sequence_at(text, i, &cp);
+    const std::string piece =
+        len ? std::string(text.substr(i, len)) : escape_invalid_utf8(text.substr(i, 1));
+    if (out.size() - 1 + piece.size() > kMaxQuoted) {
+      out += "...";
+      break;
+    }
+    out += piece;
+    i += len ? len : 1;
+  }
+  return out + "\"";
 }
 
 void validate_key(std::string_view key, std::string_view what) {

@@ -22,9 +22,10 @@ std::optional<std::string> key_problem(std::string_view key);
 // ("key 3") so the message points at the culprit.
 void validate_key(std::string_view key, std::string_view what = "key");
 
-// A key or scope as quoted in an error message: at most 64 bytes, cut on a
-// UTF-8 character boundary, "..." marking a cut. (The message must name the
-// problem, and stay valid UTF-8, whatever the caller sent.)
+// A key or scope as quoted in an error message: bytes that are not UTF-8
+// written as \xNN, at most 64 bytes of that, cut between characters, "..."
+// marking a cut. (The message must name the problem, stay short, and stay
+// valid UTF-8, whatever the caller sent.)
 std::string quote_for_message(std::string_view text);
 
 // The class of a valid key. Precondition: validate_key(key) passed.

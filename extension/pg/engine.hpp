@@ -37,6 +37,10 @@ struct ItemResult {
 // With raise_conflicts, a txn reused with other keys or amount raises
 // SQLSTATE 23505 (allot.redeem); without it, the item gets `error`
 // (allot.redeem_many).
+// In a batch of more than one, items whose txn was granted before (and is
+// still in allot.events) are answered from the log before anything is
+// decided (a replay, or an error when the keys or amount differ): decided
+// afresh, such an item would hold units the items after it then miss.
 std::vector<ItemResult> redeem_batch(const std::vector<BatchItem>& items, bool raise_conflicts);
 
 // allot.can_redeem: one row per (key, applicable limit); reads only.

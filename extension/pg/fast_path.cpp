@@ -23,11 +23,17 @@ struct HeldUnits {
   bool live;  // false once given back
 };
 
+// A path change that takes effect at commit. A later change of the same
+// slot in the same transaction retargets it; made in a deeper
+// subtransaction, that is recorded as a retarget entry holding the target
+// before it, so that rolling back the subtransaction restores the target.
 struct StateChange {
   KeySlot* slot;
   KeyState on_commit;
   KeyState on_abort;
-  int level;
+  int level;  // 0: settled (undone by a subtransaction's rollback)
+  bool retarget = false;
+  KeyState prior_on_commit = KeyState::kEmpty;  // retarget entries only
 };
 
 // This transaction's fast-path state. Plain containers in backend memory,
@@ -38,6 +44,13 @@ std::vector<KeySlot*> g_holding;  // slots whose holders count includes us
 std::vector<std::atomic<std::uint32_t>*> g_stripes;
 std::vector<StateChange> g_state_changes;
 bool g_folded_here = false;  // this transaction folded the log after a restart
+
+// The live change of slot this transaction will apply at its end.
+StateChange* live_change(const KeySlot* slot) {
+  for (StateChange& c : g_state_changes)
+    if (c.slot == slot && !c.retarget && c.level != 0) return &c;
+  return nullptr;
+}
 
 bool holds(const KeySlot* slot) {
   return std::find(g_holding.begin(), g_holding.end(), slot) != g_holding.end();
@@ -87,7 +100,8 @@ void finish_transaction(bool committed) {
     for (const HeldUnits& h : g_held)
       if (h.live) give_back(*h.meter, h.generation, h.amount);
   }
-  for (const StateChange& c : g_state_changes) apply_state_change(c, committed);
+  for (const StateChange& c : g_state_changes)
+    if (!c.retarget) apply_state_change(c, committed);
   for (KeySlot* s : g_holding) s->holders.fetch_sub(1);
   for (auto* stripe : g_stripes) stripe->fetch_sub(1);
   if (committed && g_folded_here)
@@ -136,12 +150,18 @@ void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
       }
     for (HeldUnits& h : g_commit_give_backs)
       if (h.level >= level) h.live = false;
-    for (StateChange& c : g_state_changes)
-      if (c.level >= level) {
-        apply_state_change(c, false);
-        c.on_commit = c.on_abort = c.slot->load_state();
-        c.level = 0;
+    // Newest first: a retarget made in the aborted subtransaction gives its
+    // change back the target it had before.
+    for (auto c = g_state_changes.rbegin(); c != g_state_changes.rend(); ++c) {
+      if (c->level < level || c->level == 0) continue;
+      if (c->retarget) {
+        if (StateChange* base = live_change(c->slot)) base->on_commit = c->prior_on_commit;
+      } else {
+        apply_state_change(*c, false);
+        c->on_commit = c->on_abort = c->slot->load_state();
       }
+      c->level = 0;
+    }
   } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
     for (HeldUnits& h : g_held)
       if (h.level >= level) h.level = level - 1;
@@ -151,6 +171,10 @@ void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
       if (c.level >= level) c.level = level - 1;
   }
 }
+
+// Whether this transaction changes the slot's path at its end (then the
+// slot is loading or closing because of us, or a slow marker we reopen).
+bool moved_here(const KeySlot& slot) { return live_change(&slot) != nullptr; }
 
 // Waits a little for another session to finish a state change (a slot
 // being loaded, or moved to the slow path). These last a few milliseconds;
@@ -289,17 +313,22 @@ void route_keys(const RulesOf& rules, Timestamp now, std::map<std::string, Pinne
             (*fast)[key] = std::move(slot);
             break;
           }
-          if (s != KeyState::kSlow) {
+          // A key this transaction is moving (allot.set_path earlier in it)
+          // is loading or closing until we end: waiting would be waiting
+          // on ourselves. Its counters are exact (a closed slot was drained
+          // and folded), so it takes the slow path, and whatever the move
+          // ends in at commit counts from those counters.
+          if (s != KeyState::kSlow && !moved_here(*slot)) {
             slot.reset();
             wait_a_moment(&rounds, key);
             continue;
           }
-          // kSlow: the slow path, below.
+          // kSlow, or moved by us: the slow path, below.
         }
         // Slow path: raise the stripe, then make sure no fast slot appeared.
         hold_stripe(key);
         PinnedSlot now_there = key_table().find(db, key);
-        if (now_there && now_there->load_state() != KeyState::kSlow) {
+        if (now_there && now_there->load_state() != KeyState::kSlow && !moved_here(*now_there)) {
           drop_last_stripe();
           now_there.reset();
           wait_a_moment(&rounds, key);
@@ -408,9 +437,25 @@ void change_state_at_commit(KeySlot& slot, KeyState on_commit, KeyState on_abort
 }
 
 void retarget_state_change(KeySlot& slot, KeyState on_commit) {
-  for (StateChange& c : g_state_changes)
-    if (c.slot == &slot && c.level != 0) c.on_commit = on_commit;
+  StateChange* base = live_change(&slot);
+  if (!base) return;
+  const int level = GetCurrentTransactionNestLevel();
+  if (base->level < level) {
+    StateChange undo{&slot, on_commit, on_commit, level};
+    undo.retarget = true;
+    undo.prior_on_commit = base->on_commit;
+    g_state_changes.push_back(undo);  // may throw: nothing is changed yet
+    base = live_change(&slot);        // the push may have moved it
+  }
+  base->on_commit = on_commit;
 }
+
+std::optional<KeyState> pending_state_change(const KeySlot& slot) {
+  if (const StateChange* c = live_change(&slot)) return c->on_commit;
+  return std::nullopt;
+}
+
+bool holds_slot(const KeySlot& slot) { return holds(&slot); }
 
 void forget_state_change(KeySlot& slot) {
   g_state_changes.erase(std::remove_if(g_state_changes.begin(), g_state_changes.end(),

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,8 +76,13 @@ void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now, std::int64_t 
 // A path change that takes effect when this transaction commits (undone
 // if it rolls back).
 void change_state_at_commit(KeySlot& slot, KeyState on_commit, KeyState on_abort);
-// The pending change of `slot` now ends in `on_commit` if we commit.
+// The pending change of `slot` now ends in `on_commit` if we commit (undone
+// with the subtransaction that retargets it, if that rolls back).
 void retarget_state_change(KeySlot& slot, KeyState on_commit);
+// The state this transaction gives `slot` when it commits, if it changes it.
+std::optional<KeyState> pending_state_change(const KeySlot& slot);
+// Whether this transaction joined the fast slot (it holds or owes units on it).
+bool holds_slot(const KeySlot& slot);
 // Drops the pending change of `slot` (the caller has undone it already).
 void forget_state_change(KeySlot& slot);
 

@@ -42,10 +42,25 @@ std::optional<std::string> durable_path(const std::string& key) {
   return paths.begin()->second;
 }
 
+// A second move of a key this transaction moves already: the last one
+// wins at commit. The slot stays as the first move left it (loading,
+// closing, or a slow marker) until we end; only its target changes. A key
+// moved to the fast path is emptied at commit rather than reopened: its
+// counters are exact by then (a closed slot was drained and folded, and
+// our own redemptions of it took the slow path), so the next redemption
+// loads it afresh from them and from the durable flag.
+std::string move_again(KeySlot& slot, const std::string& key, const std::string& path,
+                       const std::optional<std::string>& stored) {
+  write_durable_path(key, path.c_str());
+  retarget_state_change(slot, path == "slow" ? KeyState::kSlow : KeyState::kEmpty);
+  return stored.value_or("fast");
+}
+
 // Moves `key` to `path` at commit; returns the path it was on.
 std::string set_path(const std::string& key, const std::string& path) {
   if (path != "fast" && path != "slow")
-    throw BadInput(ErrorCode::kInvalidParameter, "path must be 'fast' or 'slow'");
+    throw BadInput(ErrorCode::kInvalidParameter,
+                   "path must be 'fast' or 'slow', got " + quote_for_message(path));
   validate_keys({key});
   const bool shared = fast_path_ready();
   if (path == "fast" && !shared)
@@ -74,19 +89,31 @@ std::string set_path(const std::string& key, const std::string& path) {
                              KeyState::kEmpty);
       return stored.value_or("fast");
     }
+    // Moved earlier in this transaction: waiting for the move to end would
+    // be waiting for ourselves.
+    if (pending_state_change(slot)) return move_again(slot, key, path, stored);
     const KeyState state = slot.load_state();
     if (state == KeyState::kFast && path == "fast") return "fast";
     if (state == KeyState::kFast) {
+      // Our own units on it cannot be folded before we commit, so draining
+      // it would wait for ourselves.
+      if (holds_slot(slot))
+        throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                       "key " + quote_for_message(key) +
+                           " was redeemed or reversed on the fast path in this transaction; "
+                           "move it to the slow path in another transaction");
       if (!close_slot(slot)) continue;  // changed meanwhile: look again
       // From here an error (or a cancel) rolls us back, which reopens it.
       if (!wait_drained(slot, patience))
-        throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE,
-                       "key " + key + " is held by transactions that do not finish");
+        throw SqlError(
+            ERRCODE_LOCK_NOT_AVAILABLE,
+            "key " + quote_for_message(key) + " is held by transactions that do not finish");
       // The fold reaches the key's last grant once no transaction that
       // registered before it is still in flight.
       if (!wait_until([&] { return slot.max_event_seq.load() <= fold_now(); }, patience))
-        throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE,
-                       "key " + key + " has grants the rollup cannot fold yet; try again");
+        throw SqlError(
+            ERRCODE_LOCK_NOT_AVAILABLE,
+            "key " + quote_for_message(key) + " has grants the rollup cannot fold yet; try again");
       finish_demotion(slot);
       return "fast";
     }
@@ -98,7 +125,8 @@ std::string set_path(const std::string& key, const std::string& path) {
     // Loading or closing: another session is changing it; wait.
     claimed->slot.reset();
     if (rounds > 10000)
-      throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, "key " + key + " is changing path; try again");
+      throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE,
+                     "key " + quote_for_message(key) + " is changing path; try again");
     pause_briefly(1000);
   }
 }

@@ -4,6 +4,7 @@
 // caller's memory context (SPI_finish frees SPI's).
 #include "../core/batch_json.hpp"
 #include "../core/error.hpp"
+#include "../core/utf8.hpp"
 #include "convert.hpp"
 #include "engine.hpp"
 #include "guard.hpp"
@@ -126,7 +127,12 @@ Datum allot_reverse(PG_FUNCTION_ARGS) {
   return run_guarded([&]() -> Datum {
     const Uuid txn = datum_to_uuid(required_arg(fcinfo, 0, "txn"));
     std::optional<std::string> reason;
-    if (!PG_ARGISNULL(1)) reason = text_to_string(PG_GETARG_DATUM(1));
+    if (!PG_ARGISNULL(1)) {
+      reason = text_to_string(PG_GETARG_DATUM(1));
+      // It goes into the reversal's JSON detail, which must be UTF-8 (in a
+      // SQL_ASCII database any bytes can arrive).
+      require_utf8(*reason, "reason");
+    }
     SpiSession spi;
     const bool reversed = reverse_txn(txn, reason);
     spi.finish();

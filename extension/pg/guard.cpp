@@ -34,6 +34,8 @@ int sqlstate_of(ErrorCode code) {
       return ERRCODE_DATETIME_VALUE_OUT_OF_RANGE;
     case ErrorCode::kNumericOutOfRange:
       return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+    case ErrorCode::kInvalidEncoding:
+      return ERRCODE_CHARACTER_NOT_IN_REPERTOIRE;
   }
   return ERRCODE_INTERNAL_ERROR;
 }

@@ -324,6 +324,8 @@ RollupResult run_rollup(LockWaits waits) {
       markers.push_back(&s);
   });
   for (KeySlot* s : markers) {
+    // Moved by this transaction already (allot.set_path, then rollup()).
+    if (pending_state_change(*s)) continue;
     const std::string key(s->key_view());
     if (seconds_left(slow_key_headroom(key), s->rate()) <= fast_above_seconds()) continue;
     // A slow-path redemption of the key in flight holds its row: the key

@@ -2,8 +2,12 @@
 // parse_batch on arbitrary bytes.
 //
 // Properties checked:
-//  - only BadInput escapes: 22P02 exactly when the text is not JSON, 22023
+//  - only BadInput escapes: 22P02 only when the text is not JSON, 22023
 //    when it is JSON but not an array of at most 10,000 items;
+//  - text the JSON library refuses although its syntax may be sound (a
+//    number beyond double range, a string that is not UTF-8: PostgreSQL
+//    accepts both) is refused as a whole (22P02 or 22023) or parsed into
+//    items that each have a request or a short, UTF-8 error;
 //  - otherwise there is one item per array element, each with either a
 //    request or a non-empty, short error (never both, never neither); an
 //    error quoting the amount quotes the amount that was sent;
@@ -169,9 +173,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const json doc = json::parse(input.begin(), input.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
-    FUZZ_CHECK(
-        !ok && code == ErrorCode::kInvalidText && message == "requests is not valid JSON",
-        "not JSON, but " + (ok ? std::string("parsed") : message) + ": " + show_bytes(input));
+    if (!ok) {
+      FUZZ_CHECK((code == ErrorCode::kInvalidText && message == "requests is not valid JSON") ||
+                     (code == ErrorCode::kInvalidParameter && !message.empty()),
+                 "refused with " + message + ": " + show_bytes(input));
+      return 0;
+    }
+    FUZZ_CHECK(items.size() <= kMaxBatchItems, show_bytes(input));
+    for (const BatchItem& item : items) {
+      FUZZ_CHECK(item.request.has_value() == item.error.empty(), describe(item));
+      FUZZ_CHECK(item.error.size() <= kMaxMessageBytes, item.error);
+      FUZZ_CHECK(is_valid_utf8(item.error), show_bytes(item.error));
+      if (item.request)
+        for (const std::string& k : item.request->keys) FUZZ_CHECK(!key_problem(k), show_bytes(k));
+    }
     return 0;
   }
   if (!doc.is_array() || doc.size() > kMaxBatchItems) {

@@ -10,9 +10,10 @@
 //    everything else (per the reference) with a BadInput naming the scope;
 //  - the class of a valid key is a valid class with the same kinds, its own
 //    class, and not a key;
-//  - quote_for_message quotes at most 64 bytes, cuts only at a character
-//    boundary of valid UTF-8, and marks a cut with "...";
-//  - every message is non-empty, short, and valid UTF-8 when the input is.
+//  - quote_for_message writes the bytes that are not UTF-8 as \xNN, quotes
+//    at most 64 bytes of that, cuts only between characters (or escapes),
+//    and marks a cut with "...";
+//  - every message is non-empty, short, and valid UTF-8 whatever the input.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,25 +32,50 @@ namespace {
 void check_message(const std::string& message, std::string_view input) {
   FUZZ_CHECK(!message.empty(), "input " + show_bytes(input));
   FUZZ_CHECK(message.size() <= kMaxMessageBytes, message);
-  if (is_valid_utf8(input)) FUZZ_CHECK(is_valid_utf8(message), show_bytes(message));
+  FUZZ_CHECK(is_valid_utf8(message), show_bytes(message));
+}
+
+// The input with every byte that is not part of a well-formed sequence
+// written as \xNN (reference for quote_for_message), and where each
+// character or escape ends.
+std::string ref_escaped(std::string_view input, std::vector<std::size_t>* ends) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (std::size_t i = 0; i < input.size();) {
+    std::uint32_t cp;
+    const std::size_t len = utf8_at(input, i, &cp);
+    if (len == 0) {
+      const auto b = static_cast<unsigned char>(input[i]);
+      out += {'\\', 'x', kHex[b >> 4], kHex[b & 0xF]};
+      ++i;
+    } else {
+      out += input.substr(i, len);
+      i += len;
+    }
+    ends->push_back(out.size());
+  }
+  return out;
 }
 
 void check_quote(std::string_view input) {
   const std::string q = quote_for_message(input);
   FUZZ_CHECK(q.size() >= 2 && q.front() == '"' && q.back() == '"', show_bytes(q));
+  FUZZ_CHECK(is_valid_utf8(q), show_bytes(q));
   const std::string_view inner = std::string_view(q).substr(1, q.size() - 2);
-  if (input.size() <= 64) {
-    FUZZ_CHECK(inner == input, show_bytes(q));
+  std::vector<std::size_t> ends;
+  const std::string escaped = ref_escaped(input, &ends);
+  if (escaped.size() <= 64) {
+    FUZZ_CHECK(inner == escaped, show_bytes(q));
     return;
   }
   FUZZ_CHECK(inner.size() >= 3 && inner.substr(inner.size() - 3) == "...", show_bytes(q));
   const std::string_view kept = inner.substr(0, inner.size() - 3);
-  FUZZ_CHECK(kept.size() <= 64 && input.substr(0, kept.size()) == kept, show_bytes(q));
-  if (is_valid_utf8(input)) {
-    // Only a character that would be split is dropped (at most 3 bytes).
-    FUZZ_CHECK(kept.size() >= 61, show_bytes(q));
-    FUZZ_CHECK(is_valid_utf8(kept), show_bytes(q));
-  }
+  FUZZ_CHECK(kept.size() <= 64 && escaped.compare(0, kept.size(), kept) == 0, show_bytes(q));
+  // Cut at the end of the last character or escape that fits.
+  std::size_t fits = 0;
+  for (std::size_t e : ends)
+    if (e <= 64) fits = e;
+  FUZZ_CHECK(kept.size() == fits, show_bytes(q));
 }
 
 void check_class_of(std::string_view key) {

@@ -33,7 +33,7 @@ SET LOCAL client_min_messages = warning;
 SET LOCAL allot.clock_override = '2026-03-31 12:00:00+00';
 SET LOCAL allot.log_denials = on;
 
-SELECT plan(88);
+SELECT plan(89);
 
 -------------------------------------------------------------------------------
 -- Limits on the kinds used below (kinds start with "taph" so that the
@@ -618,6 +618,33 @@ SELECT is(pg_temp.batch_shape('[{"txn": "00000000-0000-4000-8000-00000000a404", 
                                 {"txn": "00000000-0000-4000-8000-00000000a405", "keys": ["taphv:h1"]}]'),
           '0:error 1:granted',
           'redeem_many: an amount of 1e308 is a bad item; the next item is still decided');
+SELECT is(pg_temp.batch_shape('[{"txn": 1e400, "keys": ["taphv:h1"]},
+                                {"txn": "00000000-0000-4000-8000-00000000a406", "keys": ["taphv:h1", 1e400]},
+                                {"txn": "00000000-0000-4000-8000-00000000a407", "keys": ["taphv:h1"], "colour": 1e400},
+                                {"txn": "00000000-0000-4000-8000-00000000a408", "keys": ["taphv:h1"], "amount": -1e400},
+                                {"txn": "00000000-0000-4000-8000-00000000a409", "keys": ["taphv:h1"], "amount": [[1e400]]},
+                                1e400,
+                                {"txn": "00000000-0000-4000-8000-00000000a40a", "keys": ["taphv:h1"]}]'),
+          '0:error 1:error 2:error 3:error 4:error 5:error 6:granted',
+          'redeem_many: a number beyond double range as txn, key, unknown field, negative amount, nested, or item: each a bad item; the last item is still decided');
+
+-- allot.set_path called again for the same key in one transaction (this
+-- whole file is one): the last call wins, at once; never a wait for our
+-- own transaction (55P03 after ~10 s) nor a refusal. The key is then
+-- redeemed in the same transaction, also at once.
+DO $do$ BEGIN
+PERFORM pg_temp.try_call('set_path', 'set_path', t.what,
+                         CASE WHEN t.path = 'fast' AND NOT allot._preloaded() THEN 'prereq' ELSE 'ok' END,
+                         format('SELECT allot.set_path(%L, %L)', t.k, t.path),
+                         CASE WHEN t.path = 'fast' AND NOT allot._preloaded() THEN ARRAY['shared_preload_libraries'] END)
+  FROM (VALUES (1, 'taphp:twice', 'slow', 'a key moved twice in one transaction (1: slow)'),
+               (2, 'taphp:twice', 'slow', 'a key moved twice in one transaction (2: slow again)'),
+               (3, 'taphp:twice', 'fast', 'a key moved twice in one transaction (3: fast)'),
+               (4, 'taphp:twice', 'slow', 'a key moved twice in one transaction (4: slow)')) AS t(n, k, path, what)
+ ORDER BY t.n;
+PERFORM pg_temp.try_call('set_path', 'redeem', 'a key moved in this transaction, redeemed in it', 'ok',
+                         $$SELECT (allot.redeem('00000000-0000-4000-8000-00000000a410', ARRAY['taphp:twice'])).granted::text$$);
+END $do$;
 
 -- A txn granted by an earlier call, sent again inside a batch: a replay
 -- consumes nothing (API.md: "a granted txn is never counted twice"), and an

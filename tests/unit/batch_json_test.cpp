@@ -83,9 +83,20 @@ TEST(BatchJson, NonJsonIsInvalidText) {
         << "text: " << text;
 }
 
-TEST(BatchJson, InvalidUtf8IsInvalidText) {
-  EXPECT_TRUE(
-      ThrowsBadInput([] { parse_batch("[\"\xFF\"]"); }, ErrorCode::kInvalidText, "not valid JSON"));
+TEST(BatchJson, BytesThatAreNotUtf8OutsideStringsAreInvalidText) {
+  for (const char* text : {"[\xFF]", "\xFF[]", "[1\xFF]", "[{\"txn\"\xFF: 1}]"})
+    EXPECT_TRUE(ThrowsBadInput([&] { parse_batch(text); }, ErrorCode::kInvalidText,
+                               "requests is not valid JSON"))
+        << "text: " << text;
+}
+
+TEST(BatchJson, SoundSyntaxThatIsNotAnArrayIsRejectedAsAWhole) {
+  // Refused by the JSON library (a number beyond double, bytes that are not
+  // UTF-8), but not an array: the whole call is wrong, as for any non-array.
+  for (const char* text : {"1e400", "\"\xFF\"", "{\"txn\": 1e999}"})
+    EXPECT_TRUE(ThrowsBadInput([&] { parse_batch(text); }, ErrorCode::kInvalidParameter,
+                               "requests must be a JSON array of request objects"))
+        << "text: " << text;
 }
 
 TEST(BatchJson, NonArrayIsRejected) {
@@ -189,6 +200,111 @@ TEST(BatchJson, AmountBeyondBigintIsBad) {
             "amount must be an integer");
   EXPECT_EQ(item_error(with_txn(R"("keys": ["a:1"], "amount": -9223372036854775809)")),
             "amount must be an integer");
+}
+
+// --- items the JSON library refuses although PostgreSQL accepted them ------------
+
+TEST(BatchJson, AmountBeyondDoubleRangeIsABadItemAndTheNextIsStillParsed) {
+  for (const char* amount : {"1e309", "1e400", "-1e400", "1E99999", "123e456789"}) {
+    const std::vector<BatchItem> items =
+        parse_batch("[" + with_txn(std::string(R"("keys": ["a:1"], "amount": )") + amount) + ", " +
+                    kGoodItem + "]");
+    ASSERT_EQ(items.size(), 2u) << "amount: " << amount;
+    EXPECT_FALSE(items[0].request.has_value());
+    EXPECT_EQ(items[0].error, "amount is out of range") << "amount: " << amount;
+    ASSERT_TRUE(items[1].request.has_value());
+    EXPECT_EQ(items[1].request->amount, 2);
+  }
+}
+
+TEST(BatchJson, AmountAtTheEdgeOfDoubleRangeIsJustNotAnInteger) {
+  EXPECT_EQ(item_error(with_txn(R"("keys": ["a:1"], "amount": 1e308)")),
+            "amount must be an integer");
+}
+
+TEST(BatchJson, NumberBeyondDoubleRangeAnywhereInAnItemMakesOnlyThatItemBad) {
+  const std::vector<BatchItem> items =
+      parse_batch("[[1e400], " + kGoodItem + ", 1e400, {\"txn\": 1e400, \"keys\": [\"a:1\"]}, " +
+                  with_txn(R"("keys": ["a:1", 1e400])") + ", " +
+                  with_txn(R"("keys": ["a:1"], "amount": [[1e400]])") + ", " +
+                  with_txn(R"("keys": ["a:1"], "colour": 1e400)") + "]");
+  ASSERT_EQ(items.size(), 7u);
+  EXPECT_EQ(items[0].error, "item must be a JSON object");
+  EXPECT_TRUE(items[1].request.has_value());
+  EXPECT_EQ(items[2].error, "item must be a JSON object");
+  EXPECT_EQ(items[3].error, "txn must be a UUID string");
+  EXPECT_EQ(items[4].error, "keys must be an array of strings");
+  EXPECT_EQ(items[5].error, "amount must be an integer");
+  EXPECT_EQ(items[6].error, "unknown field \"colour\"");
+}
+
+TEST(BatchJson, TextThatIsNotUtf8IsABadItemNamedWithItsBytesEscaped) {
+  // In a SQL_ASCII database PostgreSQL hands over any bytes.
+  const std::vector<BatchItem> items = parse_batch(
+      "[" + with_txn("\"keys\": [\"a:1\", \"a:\xFF\"]") + ", " + kGoodItem + ", " +
+      "{\"txn\": \"\xFF\", \"keys\": [\"a:1\"]}, " + with_txn("\"keys\": [\"a:1\"], \"x\xFE\": 1") +
+      ", " + with_txn("\"keys\": [\"\xC3:1\"]") + "]");
+  ASSERT_EQ(items.size(), 5u);
+  EXPECT_EQ(items[0].error, "invalid key 2 \"a:\\xFF\": segment 1: id is not printable UTF-8");
+  EXPECT_TRUE(items[1].request.has_value());
+  EXPECT_EQ(items[2].error, "txn is not a valid UUID: \"\\xFF\"");
+  EXPECT_EQ(items[3].error, "unknown field \"x\\xFE\"");
+  EXPECT_EQ(items[4].error,
+            "invalid key 1 \"\\xC3:1\": segment 1: kind must start with a lowercase letter a-z");
+}
+
+TEST(BatchJson, EscapedLoneSurrogateInAKeyIsABadKey) {
+  EXPECT_EQ(item_error(with_txn(R"("keys": ["a:\ud800"])")),
+            "invalid key 1 \"a:\\xED\\xA0\\x80\": segment 1: id is not printable UTF-8");
+  // A pair is one character, and a fine id.
+  const auto items = parse_batch("[" + with_txn(R"("keys": ["a:\ud83d\ude00", "b:\u00e9"])") +
+                                 ", " + with_txn(R"("keys": ["a:1"], "amount": 1e400)") + "]");
+  ASSERT_TRUE(items.at(0).request.has_value());
+  EXPECT_EQ(items[0].request->keys, (std::vector<std::string>{"a:\xF0\x9F\x98\x80", "b:\xC3\xA9"}));
+}
+
+TEST(BatchJson, LenientItemsParseLikeTheLibraryWouldHaveParsedThem) {
+  // One refused item makes the library refuse the whole text; the others
+  // must come out exactly as they do from a text it accepts.
+  const std::string items_text = kGoodItem + ", " + with_txn(R"("keys": ["a:1"], "amount": null)") +
+                                 ", 17, {\"keys\": [\"a:1\"]}, " +
+                                 with_txn(R"("keys": ["a:1"], "amount": 0)") + ", " +
+                                 "{\"txn\": \"{00000000000000000000000000000001}\", " +
+                                 "\"keys\": [\"a\\u003a\\/x\\\\y\\\"\"], \"amount\": 7}";
+  const std::vector<BatchItem> strict = parse_batch("[" + items_text + "]");
+  const std::vector<BatchItem> lenient = parse_batch(" \n[" + items_text + ", 1e400 ]\t");
+  ASSERT_EQ(strict.size() + 1, lenient.size());
+  for (std::size_t i = 0; i < strict.size(); ++i) {
+    EXPECT_EQ(strict[i].error, lenient[i].error) << "item " << i;
+    ASSERT_EQ(strict[i].request.has_value(), lenient[i].request.has_value()) << "item " << i;
+    if (!strict[i].request) continue;
+    EXPECT_EQ(strict[i].request->txn, lenient[i].request->txn);
+    EXPECT_EQ(strict[i].request->keys, lenient[i].request->keys);
+    EXPECT_EQ(strict[i].request->amount, lenient[i].request->amount);
+  }
+  EXPECT_EQ(lenient.back().error, "item must be a JSON object");
+}
+
+TEST(BatchJson, BrokenSyntaxNextToARefusedNumberIsStillInvalidText) {
+  for (const char* text : {"[1e400", "[1e400,]", "[{\"amount\": 1e400}", "[1e400] x", "[1e400 2]",
+                           "[{\"a\": 1e400,}]", "[\"\xFF]", "[\"\xFF\\x\"]"})
+    EXPECT_TRUE(ThrowsBadInput([&] { parse_batch(text); }, ErrorCode::kInvalidText,
+                               "requests is not valid JSON"))
+        << "text: " << text;
+}
+
+TEST(BatchJson, TooManyItemsIsRejectedAlsoWhenOneIsRefused) {
+  const std::string text = "[1e400, " + repeated(kGoodItem, 10000).substr(1);
+  EXPECT_TRUE(
+      ThrowsBadInput([&] { parse_batch(text); }, "too many requests: 10001 (at most 10000)"));
+}
+
+TEST(BatchJson, DeeplyNestedRefusedItemCostsNoStack) {
+  const std::string deep = std::string(20000, '[') + "1e400" + std::string(20000, ']');
+  const std::vector<BatchItem> items = parse_batch("[" + deep + ", " + kGoodItem + "]");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].error, "item must be a JSON object");
+  EXPECT_TRUE(items[1].request.has_value());
 }
 
 TEST(BatchJson, UnknownFieldIsBadAndNamed) {

@@ -236,3 +236,25 @@ TEST(Keys, MessagesQuoteLongKeysShortlyOnACharacterBoundary) {
 
 }  // namespace
 }  // namespace allot
+
+namespace allot {
+namespace {
+
+// In a SQL_ASCII database a key can hold any bytes; the message shows the
+// ones that are not UTF-8 as \xNN and stays UTF-8 itself.
+TEST(Keys, MessagesEscapeBytesThatAreNotUtf8) {
+  EXPECT_EQ(quote_for_message("voucher:\xFF\xC3\xA9"), "\"voucher:\\xFF\xC3\xA9\"");
+  // Escapes count in the 64 bytes: a message stays short.
+  std::string sixteen;
+  for (int i = 0; i < 16; ++i) sixteen += "\\xFE";
+  EXPECT_EQ(quote_for_message(std::string(70, '\xFE')), "\"" + sixteen + "...\"");
+  EXPECT_EQ(quote_for_message(std::string(16, '\xFE')), "\"" + sixteen + "\"");
+  EXPECT_EQ(quote_for_message(std::string(62, 'x') + "\xFF"),
+            "\"" + std::string(62, 'x') + "...\"");
+  EXPECT_TRUE(test::ThrowsBadInput(
+      [] { validate_key("voucher:V\xFF", "key 2"); },
+      "invalid key 2 \"voucher:V\\xFF\": segment 1: id is not printable UTF-8"));
+}
+
+}  // namespace
+}  // namespace allot
