@@ -62,14 +62,16 @@ std::string set_path(const std::string& key, const std::string& path) {
     throw BadInput(ErrorCode::kInvalidParameter,
                    "path must be 'fast' or 'slow', got " + quote_for_message(path));
   validate_keys({key});
-  const bool shared = fast_path_ready();
-  if (path == "fast" && !shared)
+  if (path == "fast" && !shared_state_available())
     throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                    "the fast path needs pg_allot in shared_preload_libraries");
   const std::optional<std::string> stored = durable_path(key);
-  if (!shared) {
+  // Preloaded but without shared state here (the transaction that creates
+  // pg_allot, or no room for this database): the durable flag alone
+  // decides, when the key is first loaded.
+  if (!fast_path_ready()) {
     write_durable_path(key, path.c_str());
-    return "slow";
+    return shared_state_available() ? stored.value_or("fast") : "slow";
   }
   const auto patience = std::chrono::seconds(10);
   for (int rounds = 0;; ++rounds) {

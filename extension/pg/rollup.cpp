@@ -21,11 +21,13 @@
 //
 //   The fold reads M = max_seq_seen, then every backend's registration,
 //   then takes its snapshot, and folds the events with last_seq < seq <=
-//   upto, upto = min(M, lowest registration). Take an event e with
-//   seq <= upto that the snapshot does not see, written by transaction T
-//   still in flight. T registered before taking e's seq. If T registered
-//   before we read the registrations, its registration is <= upto... and it
-//   is below e.seq, so upto < e.seq: contradiction. If T registered after,
+//   upto, upto = min(M, lowest registration - 1). A registration is the
+//   lowest seq its writer may hold: max_seq_seen + 1 when it registered.
+//   Take an event e with seq <= upto that the snapshot does not see,
+//   written by transaction T still in flight. T registered before taking
+//   e's seq. If T registered before we read the registrations, upto is
+//   below its registration, which is <= e.seq: upto < e.seq:
+//   contradiction. If T registered after,
 //   e.seq was handed out after we read M, and M only holds seqs handed out
 //   before: e.seq > M >= upto: contradiction. So every event at or below
 //   upto that the snapshot misses rolled back, and none is ever skipped.

@@ -15,7 +15,9 @@ constexpr std::size_t kStripes = 16384;
 
 struct FoldRegistration {
   std::atomic<std::uint32_t> db{0};
-  std::atomic<std::int64_t> low_seq{0};  // 0: not writing
+  // The lowest seq the writer may hold (all seqs handed out before it
+  // registered are below it), so at least 1; 0: not writing.
+  std::atomic<std::int64_t> low_seq{0};
 };
 
 struct SharedHeader {
@@ -129,9 +131,12 @@ void register_fold_writer() {
   DatabaseState* d = my_database();
   if (!r || !d) return;
   // Any seq this transaction gets from now on is above every seq already
-  // recorded in max_seq_seen (sequences are monotonic, cache 1).
+  // recorded in max_seq_seen (sequences are monotonic, cache 1). (This was
+  // once max(max_seq_seen, 1), to keep 0 for "not writing": then a writer
+  // registered before any seq was seen could hold seq 1 while a fold
+  // passed it, and the first grant of a new database was never folded.)
   r->db.store(MyDatabaseId);
-  r->low_seq.store(std::max<std::int64_t>(d->max_seq_seen.load(), 1));
+  r->low_seq.store(d->max_seq_seen.load() + 1);
   g_registered = true;
 }
 
@@ -158,7 +163,7 @@ std::int64_t fold_horizon(DatabaseState& state) {
   for (std::size_t i = 0; i < g_header->registrations; ++i) {
     FoldRegistration& r = registrations()[i];
     const std::int64_t low = r.low_seq.load();
-    if (low != 0 && r.db.load() == db) horizon = std::min(horizon, low);
+    if (low != 0 && r.db.load() == db) horizon = std::min(horizon, low - 1);
   }
   return horizon;
 }
