@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/key.hpp"
+#include "../core/path_policy.hpp"
 #include "convert.hpp"
 #include "fast_path.hpp"
 #include "guard.hpp"
@@ -200,12 +201,6 @@ std::int64_t slow_key_headroom(const std::string& key) {
   return rows.get_int64(0, 1);
 }
 
-double seconds_left(std::int64_t headroom, double rate) {
-  if (headroom <= 0) return 0;
-  if (rate <= 1e-9) return INFINITY;
-  return static_cast<double>(headroom) / rate;
-}
-
 // The fold proper, under the rollup_state lock. Returns what it folded.
 struct FoldResult {
   std::int64_t before;
@@ -275,7 +270,7 @@ RollupResult run_rollup(LockWaits waits) {
         if (id == 0 || l == limits.end() || !l->second.enforce) continue;
         headroom = std::min(headroom, l->second.max - m.used.load());
       }
-      if (headroom == INT64_MAX || seconds_left(headroom, s.rate()) >= slow_below_seconds()) return;
+      if (headroom == INT64_MAX || !should_go_slow(headroom, s.rate(), slow_below_seconds())) return;
       closing.reserve(closing.size() + 1);
       if (close_slot(s)) closing.push_back(&s);
     });
@@ -329,7 +324,7 @@ RollupResult run_rollup(LockWaits waits) {
     // Moved by this transaction already (allot.set_path, then rollup()).
     if (pending_state_change(*s)) continue;
     const std::string key(s->key_view());
-    if (seconds_left(slow_key_headroom(key), s->rate()) <= fast_above_seconds()) continue;
+    if (!should_go_fast(slow_key_headroom(key), s->rate(), fast_above_seconds())) continue;
     // A slow-path redemption of the key in flight holds its row: the key
     // is busy anyway, so it stays slow for now.
     if (waits == LockWaits::kSkipIfBusy && !try_lock_entity_row(key)) continue;

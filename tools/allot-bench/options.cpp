@@ -154,6 +154,12 @@ Options parse_options(const std::vector<std::string>& args) {
        [&](const std::string& v) {
          o.limits.shop_per_minute = parse_limit("--limit-shop-minute", v);
        }},
+      {"--shop-window",
+       [&](const std::string& v) {
+         if (v != "sliding" && v != "fixed")
+           throw UsageError("--shop-window must be sliding or fixed, got '" + v + "'");
+         o.limits.shop_sliding = v == "sliding";
+       }},
       {"--seed", [&](const std::string& v) { o.seed = parse_count("--seed", v, 0); }},
       {"--json", [&](const std::string& v) { o.json_file = v; }},
       {"--timeline", [&](const std::string& v) { o.timeline_file = v; }},
@@ -253,7 +259,9 @@ Limits (only with --setup):
                            voucher:*/user:*   --limit-voucher-user N total (1)
                            user:*             --limit-user-day N per 1 day (5)
                            shop:*             --limit-shop-minute N per 1 minute,
-                                              sliding (1500)
+                                              --shop-window sliding (1500, sliding)
+  --shop-window W        sliding (default) or fixed: a key with a sliding
+                         limit is always decided on the slow path
                          set_limit updates existing limits in place and keeps
                          their usage
   --reset                with --setup: drop those limits first, so the run

@@ -27,7 +27,8 @@ struct LimitValues {
   std::int64_t hot_total = 3000;          // voucher:<hot>        total (flash, hot)
   std::int64_t per_user_per_voucher = 1;  // voucher:*/user:*     total
   std::int64_t user_per_day = 5;          // user:*               per 1 day
-  std::int64_t shop_per_minute = 1500;    // shop:*               per 1 minute, sliding
+  std::int64_t shop_per_minute = 1500;    // shop:*               per 1 minute
+  bool shop_sliding = true;               // the minute sliding (or fixed: --shop-window)
 };
 
 struct Options {

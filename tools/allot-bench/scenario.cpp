@@ -81,7 +81,7 @@ std::vector<LimitSpec> scenario_limits(const Options& o) {
       {"voucher:*", o.limits.voucher_total, "", false},
       {"voucher:*/user:*", o.limits.per_user_per_voucher, "", false},
       {"user:*", o.limits.user_per_day, "1 day", false},
-      {"shop:*", o.limits.shop_per_minute, "1 minute", true},
+      {"shop:*", o.limits.shop_per_minute, "1 minute", o.limits.shop_sliding},
   };
   // An exact-key limit with the same (per, sliding) replaces the class's.
   if (o.uses_hot_voucher()) specs.push_back({o.hot_key(), o.limits.hot_total, "", false});

@@ -42,7 +42,7 @@ echo "== flash sale: 16 phones' worth of connections for ${seconds}s; half the t
 status=0
 "$build/tools/allot-bench/allot-bench" --setup --scenario flash --threads 16 \
   --duration "$seconds" --vouchers 5000 --users 200000 --shops 40 \
-  --hot-voucher CARD-WINDOW --limit-hot 20000 --keys-per-redemption 4 \
+  --hot-voucher CARD-WINDOW --limit-hot 20000 --keys-per-redemption 4 --shop-window fixed \
   --timeline "$dir/timeline.csv" --chart "$dir/chart.svg" --json "$dir/report.json" || status=$?
 psql -X -q -c 'SELECT * FROM allot.rollup()' >/dev/null
 

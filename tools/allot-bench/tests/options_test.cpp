@@ -55,6 +55,8 @@ TEST(Scenario, SetupLimitsFollowTheScenario) {
   EXPECT_EQ(specs[3].scope, "shop:*");
   EXPECT_TRUE(specs[3].sliding);
   EXPECT_EQ(specs[3].per, "1 minute");
+  EXPECT_FALSE(scenario_limits(parse_options({"--shop-window", "fixed"}))[3].sliding);
+  EXPECT_THROW(parse_options({"--shop-window", "hourly"}), UsageError);
 
   o = parse_options({"--scenario", "flash", "--hot-voucher", "SALE", "--limit-hot", "50"});
   specs = scenario_limits(o);
