@@ -134,38 +134,6 @@ wait_gone() {
     done
 }
 
-# A client backend of the test database, preferably one inside allot.redeem
-# right now. The clients pause between redemptions, so look for a while.
-victim_backend() {
-    local pid i
-    for i in $(seq 1 100); do
-        pid="$(q -d "$MAINT" -c "SELECT pid FROM pg_stat_activity
-                                   WHERE datname = '$DB' AND backend_type = 'client backend'
-                                     AND state = 'active' AND query LIKE '%allot.redeem%'
-                                     AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1" 2>/dev/null || true)"
-        [ -n "$pid" ] && { echo "$pid in allot.redeem"; return 0; }
-        sleep 0.02
-    done
-    pid="$(q -d "$MAINT" -c "SELECT pid FROM pg_stat_activity
-                               WHERE datname = '$DB' AND backend_type = 'client backend'
-                                 AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1" 2>/dev/null || true)"
-    [ -n "$pid" ] && echo "$pid between redemptions"
-    return 0
-}
-
-# rollup_worker SECONDS: the pid of the pg_allot rollup worker of the test
-# database (waits up to SECONDS for it to appear); nothing if there is none.
-rollup_worker() {
-    local pid deadline=$((SECONDS + $1))
-    while :; do
-        pid="$(q -d "$MAINT" -c "SELECT pid FROM pg_stat_activity
-                                   WHERE backend_type = 'pg_allot rollup' AND datname = '$DB' LIMIT 1" 2>/dev/null || true)"
-        [ -n "$pid" ] && { echo "$pid"; return 0; }
-        [ "$SECONDS" -lt "$deadline" ] || return 0
-        sleep 0.1
-    done
-}
-
 voucher_grants() {
     q -d "$DB" -c "SELECT count(*) FROM allot.events WHERE kind = 'grant' AND '$KEY' = ANY(keys)" 2>/dev/null || echo 0
 }
@@ -178,7 +146,7 @@ for i in $(seq 1 "$CLIENTS"); do client "$i" & pids+=($!); done
 add_cleanup "touch '$work/stop'; wait ${pids[*]} 2>/dev/null"
 
 sleep 2
-read -r victim how < <(victim_backend; echo) || true
+read -r victim how < <(pick_client_backend "$MAINT" "$DB"; echo) || true
 if [ -n "$victim" ]; then
     echo "$((SECONDS - t_start))s: kill -9 client backend $victim ($how); every backend is reset, the server recovers" \
          "(voucher grants so far: $(voucher_grants))"
@@ -192,15 +160,15 @@ fi
 
 sleep 2
 if [ "$PRELOAD" = 1 ]; then
-    worker="$(rollup_worker 1)"
+    worker="$(rollup_worker_pid "$MAINT" "$DB" 1)"
     if [ -z "$worker" ]; then
         echo "$((SECONDS - t_start))s: waiting for the pg_allot rollup worker of $DB (clients hold off meanwhile)"
         touch "$work/hold"
-        worker="$(rollup_worker 10)"
+        worker="$(rollup_worker_pid "$MAINT" "$DB" 10)"
         rm -f "$work/hold"
         if [ -n "$worker" ]; then
             sleep 1
-            worker="$(rollup_worker 5)"
+            worker="$(rollup_worker_pid "$MAINT" "$DB" 5)"
         fi
     fi
     if [ -n "$worker" ]; then
@@ -295,7 +263,7 @@ used="$(qv "$DB" "SELECT coalesce(sum(used), 0) FROM allot.usage WHERE key = '$K
 verify_rows="$(qv "$DB" 'SELECT count(*) FROM allot.verify()')"
 violations="$(qv "$DB" 'SELECT count(*) FROM allot.violations')"
 worker_at_end=0
-if [ "$PRELOAD" = 1 ] && [ -n "$(rollup_worker 5)" ]; then worker_at_end=1; fi
+if [ "$PRELOAD" = 1 ] && [ -n "$(rollup_worker_pid "$MAINT" "$DB" 5)" ]; then worker_at_end=1; fi
 
 echo "measured: kills=$kills grants_seen_by_clients=$seen (fast=$seen_fast) in_doubt=$doubt" \
      "(replayed=$replayed decided_afresh=$fresh) lost=$missing not_exactly_once=$not_once" \
