@@ -52,6 +52,13 @@ StateChange* live_change(const KeySlot* slot) {
   return nullptr;
 }
 
+// Gives held units back now (once: a second call finds them gone).
+void give_back_now(HeldUnits& h) {
+  if (!h.live) return;
+  give_back(*h.meter, h.generation, h.amount);
+  h.live = false;
+}
+
 bool holds(const KeySlot* slot) {
   return std::find(g_holding.begin(), g_holding.end(), slot) != g_holding.end();
 }
@@ -144,10 +151,7 @@ void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
   const int level = GetCurrentTransactionNestLevel();
   if (event == SUBXACT_EVENT_ABORT_SUB) {
     for (HeldUnits& h : g_held)
-      if (h.live && h.level >= level) {
-        give_back(*h.meter, h.generation, h.amount);
-        h.live = false;
-      }
+      if (h.level >= level) give_back_now(h);
     for (HeldUnits& h : g_commit_give_backs)
       if (h.level >= level) h.live = false;
     // Newest first: a retarget made in the aborted subtransaction gives its
@@ -171,10 +175,6 @@ void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
       if (c.level >= level) c.level = level - 1;
   }
 }
-
-// Whether this transaction changes the slot's path at its end (then the
-// slot is loading or closing because of us, or a slow marker we reopen).
-bool moved_here(const KeySlot& slot) { return live_change(&slot) != nullptr; }
 
 // Waits a little for another session to finish a state change (a slot
 // being loaded, or moved to the slow path). These last a few milliseconds;
@@ -318,7 +318,7 @@ void route_keys(const RulesOf& rules, Timestamp now, std::map<std::string, Pinne
           // on ourselves. Its counters are exact (a closed slot was drained
           // and folded), so it takes the slow path, and whatever the move
           // ends in at commit counts from those counters.
-          if (s != KeyState::kSlow && !moved_here(*slot)) {
+          if (s != KeyState::kSlow && !pending_state_change(*slot)) {
             slot.reset();
             wait_a_moment(&rounds, key);
             continue;
@@ -328,7 +328,8 @@ void route_keys(const RulesOf& rules, Timestamp now, std::map<std::string, Pinne
         // Slow path: raise the stripe, then make sure no fast slot appeared.
         hold_stripe(key);
         PinnedSlot now_there = key_table().find(db, key);
-        if (now_there && now_there->load_state() != KeyState::kSlow && !moved_here(*now_there)) {
+        if (now_there && now_there->load_state() != KeyState::kSlow &&
+            !pending_state_change(*now_there)) {
           drop_last_stripe();
           now_there.reset();
           wait_a_moment(&rounds, key);
@@ -399,23 +400,13 @@ Reservation reserve_units(KeySlot& slot, Meter& meter, const LimitRule& rule, Ti
 }
 
 void release_units(const std::vector<std::size_t>& held) {
-  for (std::size_t i : held) {
-    HeldUnits& h = g_held.at(i);
-    if (!h.live) continue;
-    give_back(*h.meter, h.generation, h.amount);
-    h.live = false;
-  }
+  for (std::size_t i : held) give_back_now(g_held.at(i));
 }
 
 std::size_t held_count() { return g_held.size(); }
 
 void release_units_since(std::size_t first) {
-  for (std::size_t i = first; i < g_held.size(); ++i) {
-    HeldUnits& h = g_held[i];
-    if (!h.live) continue;
-    give_back(*h.meter, h.generation, h.amount);
-    h.live = false;
-  }
+  for (std::size_t i = first; i < g_held.size(); ++i) give_back_now(g_held[i]);
 }
 
 void give_back_on_commit(KeySlot& slot, Meter& meter, std::uint64_t generation,

@@ -77,6 +77,19 @@ void on_shmem_startup() {
   LWLockRelease(AddinShmemInitLock);
 }
 
+// Held while an entry of the table of databases is taken or given back
+// (finding one needs no lock: an entry's db changes only under it).
+class DatabasesLock {
+ public:
+  DatabasesLock() {
+    std::uint32_t unlocked = 0;
+    while (!g_header->databases_lock.compare_exchange_weak(unlocked, 1)) unlocked = 0;
+  }
+  ~DatabasesLock() { g_header->databases_lock.store(0); }
+  DatabasesLock(const DatabasesLock&) = delete;
+  DatabasesLock& operator=(const DatabasesLock&) = delete;
+};
+
 FoldRegistration* my_registration() {
   if (!g_header || !MyProc) return nullptr;
   const auto n = static_cast<std::size_t>(MyProc->pgprocno);
@@ -111,8 +124,7 @@ DatabaseState* my_database() {
   if (!g_header) return nullptr;
   const std::uint32_t db = MyDatabaseId;
   if (DatabaseState* d = database_state(db)) return g_my_database = d;
-  std::uint32_t unlocked = 0;
-  while (!g_header->databases_lock.compare_exchange_weak(unlocked, 1)) unlocked = 0;
+  DatabasesLock lock;
   DatabaseState* found = database_state(db);
   if (!found)
     for (DatabaseState& d : g_header->databases)
@@ -121,7 +133,6 @@ DatabaseState* my_database() {
         found = &d;
         break;
       }
-  g_header->databases_lock.store(0);
   return g_my_database = found;
 }
 
@@ -192,14 +203,12 @@ void forget_database(std::uint32_t db) {
 void release_database(std::uint32_t db) {
   if (!g_header) return;
   forget_database(db);
-  std::uint32_t unlocked = 0;
-  while (!g_header->databases_lock.compare_exchange_weak(unlocked, 1)) unlocked = 0;
+  DatabasesLock lock;
   if (DatabaseState* d = database_state(db)) {
     d->worker_pid.store(0);
     d->idle_until.store(0);
     d->db.store(0);
   }
-  g_header->databases_lock.store(0);
 }
 
 }  // namespace allot::pg
