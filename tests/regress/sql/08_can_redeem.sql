@@ -31,8 +31,9 @@ SELECT granted FROM allot.redeem('00000000-0000-4000-8000-000000000802', ARRAY['
 SELECT count(*) AS events_before FROM allot.events \gset
 SELECT md5(string_agg(c::text, ';' ORDER BY key, limit_id, window_start)) AS counters_before
   FROM allot.counters c \gset
-SELECT md5(string_agg(e::text, ';' ORDER BY key)) AS entities_before
-  FROM allot.entity_state e \gset
+SELECT md5(string_agg(x, ';' ORDER BY x)) AS entities_before
+  FROM (SELECT e::text AS x FROM allot.entity_state e
+        UNION ALL SELECT v.key || ' ' || v.path FROM allot.entities v) s \gset
 
 -- C1: the day is full (denied until midnight), the total has 2 left, the
 -- shadow hour is over (3 > 2) but shadow limits always allow.
@@ -50,14 +51,16 @@ SELECT count(*) AS rows FROM allot.can_redeem(ARRAY['shop:S1', 'shop:S2']);
 SELECT bool_and(allowed) AS can FROM allot.can_redeem(ARRAY['coupon:C1']);
 SELECT bool_and(allowed) AS can FROM allot.can_redeem(ARRAY['coupon:C2']);
 
--- It consumed and logged nothing, and touched no entity row (allot.entities
--- would not do: the rollup worker updates its rates at any time).
+-- It consumed and logged nothing, and touched no entity: no row, no key or
+-- path in allot.entities (not its rates: the rollup worker updates those at
+-- any time).
 SELECT count(*) - :events_before AS new_events FROM allot.events;
 SELECT md5(string_agg(c::text, ';' ORDER BY key, limit_id, window_start)) = :'counters_before'
        AS counters_unchanged
   FROM allot.counters c;
-SELECT md5(string_agg(e::text, ';' ORDER BY key)) = :'entities_before' AS entities_unchanged
-  FROM allot.entity_state e;
+SELECT md5(string_agg(x, ';' ORDER BY x)) = :'entities_before' AS entities_unchanged
+  FROM (SELECT e::text AS x FROM allot.entity_state e
+        UNION ALL SELECT v.key || ' ' || v.path FROM allot.entities v) s;
 
 SELECT granted, denied_keys, retry_after
   FROM allot.redeem('00000000-0000-4000-8000-000000000803', ARRAY['coupon:C1']);
