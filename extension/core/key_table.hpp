@@ -143,6 +143,18 @@ class KeyTable {
       for (KeySlot& s : bucket(b).slots)
         if (s.load_state() != KeyState::kEmpty) visit(s);
   }
+  // As for_each, telling each visit how many slots of the slot's bucket
+  // are in use (a new key that hashes to a full bucket has no slot).
+  template <typename F>
+  void for_each_with_fill(F&& visit) {
+    for (std::size_t b = 0; b < buckets_; ++b) {
+      int fill = 0;
+      for (const KeySlot& s : bucket(b).slots)
+        if (s.load_state() != KeyState::kEmpty) ++fill;
+      for (KeySlot& s : bucket(b).slots)
+        if (s.load_state() != KeyState::kEmpty) visit(s, fill);
+    }
+  }
 
  private:
   Bucket& bucket(std::size_t i) const { return buckets()[i]; }

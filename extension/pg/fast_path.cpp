@@ -202,25 +202,21 @@ void drop_last_stripe() {
 // counters of its limits' current windows; publishes kFast or kSlow.
 void load_slots(const std::vector<std::pair<std::string, KeySlot*>>& claimed,
                 const RulesOf& rules, Timestamp now) {
-  std::vector<std::string> keys;
-  for (const auto& [key, slot] : claimed) keys.push_back(key);
-  std::map<std::string, std::string> paths;
-  std::vector<CounterSpan> spans;
+  KeysAtLoad loaded;
   try {
-    paths = load_entity_paths(keys);
-    for (const auto& [key, slot] : claimed)
+    std::vector<std::string> keys;
+    std::vector<CounterSpan> spans;
+    for (const auto& [key, slot] : claimed) {
+      keys.push_back(key);
       for (const LimitRule* r : rules.at(key)) spans.push_back({key, r->id, place(*r, now).check_span});
+    }
+    loaded = load_keys(keys, spans);
   } catch (...) {
     for (const auto& [key, slot] : claimed) KeyTable::abandon(slot);
     throw;
   }
-  UsageLedger ledger;
-  try {
-    ledger = load_counters(spans);
-  } catch (...) {
-    for (const auto& [key, slot] : claimed) KeyTable::abandon(slot);
-    throw;
-  }
+  const std::map<std::string, std::string>& paths = loaded.paths;
+  const UsageLedger& ledger = loaded.usage;
   for (const auto& [key, slot] : claimed) {
     auto p = paths.find(key);
     if (p != paths.end() && p->second == "slow") {

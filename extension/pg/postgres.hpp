@@ -45,6 +45,8 @@ extern "C" {
 #include "commands/trigger.h"
 #include "catalog/objectaccess.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/resowner.h"
 #include "utils/rangetypes.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"

@@ -299,7 +299,7 @@ RollupResult run_rollup(LockWaits waits) {
   }
   const auto idle = static_cast<Timestamp>(idle_key_seconds() * 1e6);
   std::vector<KeySlot*> markers;
-  key_table().for_each([&](KeySlot& s) {
+  key_table().for_each_with_fill([&](KeySlot& s, int bucket_fill) {
     if (s.db != MyDatabaseId) return;
     const KeyState state = s.load_state();
     // Fast keys count their units in the slot; a key marked slow is
@@ -311,9 +311,12 @@ RollupResult run_rollup(LockWaits waits) {
         units += fresh->second.units;
     s.set_rate(s.rate() * decay + (units / f.dt) * (1 - decay));
     const bool idle_now = now - s.last_used.load() > idle;
-    // Idle fast keys give their slot back once the counters (as committed
-    // before this rollup) hold all their grants.
-    if (state == KeyState::kFast && idle_now && s.max_event_seq.load() <= f.before)
+    // An idle fast key keeps its slot while its bucket has room: giving it
+    // back would only make its next redemption load it again. Once the
+    // bucket is more than half full, idle keys make room, as soon as the
+    // counters (as committed before this rollup) hold all their grants.
+    const bool make_room = bucket_fill > kSlotsPerBucket / 2;
+    if (state == KeyState::kFast && idle_now && make_room && s.max_event_seq.load() <= f.before)
       KeyTable::retire(&s, KeyState::kFast, f.before);
     else if (state == KeyState::kSlow && idle_now)
       KeyTable::retire(&s, KeyState::kSlow);

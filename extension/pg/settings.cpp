@@ -86,7 +86,9 @@ void define_settings() {
       nullptr, &g_path_hold, 5.0, 0.0, 1e9, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomRealVariable(
       "allot.idle_key_seconds",
-      "A fast key unused for this long gives its shared-memory slot back.", nullptr, &g_idle_key,
+      "A key unused for this long gives its shared-memory slot back.",
+      "A fast key gives it back only when its bucket of the table is more than half full.",
+      &g_idle_key,
       5.0, 0.0, 1e9, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("allot");
 }

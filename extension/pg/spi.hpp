@@ -1,7 +1,9 @@
 // SPI with prepared, kept plans. A Statement is declared once (static) with
 // its SQL and parameter types; its plan is prepared on first use in a
-// backend and kept for the backend's life (PostgreSQL re-plans it by itself
-// when the tables it uses change).
+// backend and kept for the backend's life. It is a generic plan, built with
+// sequential scans and hash and merge joins disabled (every statement here
+// is a lookup by key), and built again the same way whenever PostgreSQL
+// drops it (the tables it uses changed, or were analyzed).
 //
 // The SQL runs with the rights of the extension owner (SECURITY DEFINER) or
 // of the superuser (the rollup worker), so no name in it may resolve to

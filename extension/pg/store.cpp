@@ -102,33 +102,78 @@ void lock_entities(const std::vector<std::string>& sorted_keys, Timestamp at) {
   execute(stmt, {strings_to_text_array(sorted_keys), TimestampTzGetDatum(at)});
 }
 
+namespace {
+
+// Counter rows of spans: $1..$4 are the spans' keys, limit ids and bounds.
+constexpr const char* kCountersOfSpans =
+    "SELECT c.key, c.limit_id, c.window_start, c.used "
+    "FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::timestamptz[]) "
+    "  AS q(key, limit_id, lo, hi) "
+    "JOIN allot.counters c ON c.key = q.key AND c.limit_id = q.limit_id "
+    " AND c.window_start >= q.lo AND c.window_start < q.hi";
+
+struct SpanArrays {
+  Datum keys, ids, from, to;
+  explicit SpanArrays(const std::vector<CounterSpan>& spans) {
+    std::vector<std::string> k;
+    std::vector<std::int64_t> id;
+    std::vector<Timestamp> lo, hi;
+    for (const CounterSpan& s : spans) {
+      k.push_back(s.key);
+      id.push_back(s.limit_id);
+      lo.push_back(s.span.from);
+      hi.push_back(s.span.to);
+    }
+    keys = strings_to_text_array(k);
+    ids = int64_array(id);
+    from = timestamp_array(lo);
+    to = timestamp_array(hi);
+  }
+};
+
+// Adds counter rows whose key, limit id, window start and used are in the
+// given columns.
+void add_counter_rows(const Rows& rows, int first_column, std::uint64_t row, UsageLedger* ledger) {
+  ledger->add(rows.get_text(row, first_column), rows.get_int64(row, first_column + 1),
+              DatumGetTimestampTz(rows.datum(row, first_column + 2)),
+              rows.get_int64(row, first_column + 3));
+}
+
+}  // namespace
+
 UsageLedger load_counters(const std::vector<CounterSpan>& spans) {
-  static Statement stmt(
-      "SELECT c.key, c.limit_id, c.window_start, c.used "
-      "FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::timestamptz[]) "
-      "  AS q(key, limit_id, lo, hi) "
-      "JOIN allot.counters c ON c.key = q.key AND c.limit_id = q.limit_id "
-      " AND c.window_start >= q.lo AND c.window_start < q.hi",
-      {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID});
+  static Statement stmt(kCountersOfSpans,
+                        {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID});
   UsageLedger ledger;
   if (spans.empty()) return ledger;
-  std::vector<std::string> keys;
-  std::vector<std::int64_t> ids;
-  std::vector<Timestamp> from, to;
-  for (const CounterSpan& s : spans) {
-    keys.push_back(s.key);
-    ids.push_back(s.limit_id);
-    from.push_back(s.span.from);
-    to.push_back(s.span.to);
-  }
-  Rows rows = execute(
-      stmt,
-      {strings_to_text_array(keys), int64_array(ids), timestamp_array(from), timestamp_array(to)},
-      Snap::kAfterLocks);
-  for (std::uint64_t i = 0; i < rows.size(); ++i)
-    ledger.add(rows.get_text(i, 1), rows.get_int64(i, 2), DatumGetTimestampTz(rows.datum(i, 3)),
-               rows.get_int64(i, 4));
+  const SpanArrays a(spans);
+  Rows rows = execute(stmt, {a.keys, a.ids, a.from, a.to}, Snap::kAfterLocks);
+  for (std::uint64_t i = 0; i < rows.size(); ++i) add_counter_rows(rows, 1, i, &ledger);
   return ledger;
+}
+
+KeysAtLoad load_keys(const std::vector<std::string>& keys, const std::vector<CounterSpan>& spans) {
+  // One round trip instead of two: a key seen for the first time is on the
+  // path of every redemption that names it. Path rows have a NULL limit id.
+  static Statement stmt(
+      std::string("SELECT e.key, NULL::int8, NULL::timestamptz, NULL::int8, e.path "
+                  "  FROM allot.entity_state e WHERE e.key = ANY($5) "
+                  "UNION ALL "
+                  "SELECT x.*, NULL::text FROM (") +
+          kCountersOfSpans + ") x",
+      {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID});
+  KeysAtLoad out;
+  if (keys.empty()) return out;
+  const SpanArrays a(spans);
+  Rows rows = execute(stmt, {a.keys, a.ids, a.from, a.to, strings_to_text_array(keys)},
+                      Snap::kAfterLocks);
+  for (std::uint64_t i = 0; i < rows.size(); ++i) {
+    if (rows.is_null(i, 2))
+      out.paths[rows.get_text(i, 1)] = rows.get_text(i, 5);
+    else
+      add_counter_rows(rows, 1, i, &out.usage);
+  }
+  return out;
 }
 
 namespace {

@@ -89,4 +89,13 @@ std::optional<GrantedTxn> find_grant_for_reversal(const Uuid& txn);
 // Durable path flags (allot.entity_state) of the keys that have a row.
 std::map<std::string, std::string> load_entity_paths(const std::vector<std::string>& keys);
 
+// What a key needs to be loaded into shared memory, read by one statement
+// at the latest snapshot: the durable path flags of `keys` (as
+// load_entity_paths) and the counter rows of `spans` (as load_counters).
+struct KeysAtLoad {
+  std::map<std::string, std::string> paths;
+  UsageLedger usage;
+};
+KeysAtLoad load_keys(const std::vector<std::string>& keys, const std::vector<CounterSpan>& spans);
+
 }  // namespace allot::pg
