@@ -137,11 +137,61 @@ void save_rollup_state(std::int64_t last_seq, bool unfolded_possible) {
   execute(stmt, {Int64GetDatum(last_seq), BoolGetDatum(unfolded_possible)});
 }
 
+// Whether allot.key_activity keeps rates as of rate_at (schema 0.4 on). A
+// database still at 0.3 or 0.2 (the library was updated, ALTER EXTENSION
+// UPDATE not run yet) keeps being rolled up the way its schema says.
+bool rates_kept_as_of() {
+  static Statement stmt(
+      "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a "
+      "  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      " WHERE n.nspname = 'allot' AND c.relname = 'key_activity' AND a.attname = 'rate_at' "
+      "   AND NOT a.attisdropped)",
+      {});
+  return execute(stmt, {}).get_bool(0, 1);
+}
+
+// The keys, units and last grants of a fold as the statements' $1..$3.
+struct KeyUnitArrays {
+  Datum keys, units, last;
+  explicit KeyUnitArrays(const Folded& f) {
+    std::vector<std::string> k;
+    std::vector<double> u;
+    std::vector<Timestamp> l;
+    for (const auto& [key, ku] : f.by_key) {
+      k.push_back(key);
+      u.push_back(ku.units);
+      l.push_back(ku.last_at);
+    }
+    keys = strings_to_text_array(k);
+    units = float8_array(u);
+    last = timestamp_array(l);
+  }
+};
+
 // Rates and last grant of keys with a durable row (slow-path keys; fast
 // keys keep theirs in shared memory). Written to allot.key_activity, which
-// only the rollup writes: it never waits for a redemption's row lock.
-std::int64_t update_key_activity(const Folded& f, double decay, double dt) {
+// only the rollup writes: it never waits for a redemption's row lock. A
+// rate is stored as of rate_at and decays when read (allot.entities), so
+// only the keys granted since the last rollup are written: the stored rate
+// decayed to now, plus this interval's units/dt weighted by (1 - decay) --
+// the same moving average as decaying every row on every rollup.
+std::int64_t update_key_activity(const Folded& f, double decay, double dt, double tau) {
   static Statement stmt(
+      "WITH upd AS ("
+      "  INSERT INTO allot.key_activity AS a (key, rate, last_seen, rate_at) "
+      "  SELECT u.key, u.units / $5 * (1 - $4), u.last_at, pg_catalog.clock_timestamp() "
+      "    FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) AS u(key, units, last_at) "
+      "   WHERE EXISTS (SELECT 1 FROM allot.entity_state en WHERE en.key = u.key) "
+      "  ON CONFLICT (key) DO UPDATE SET "
+      "    rate = a.rate * pg_catalog.exp(-greatest(pg_catalog.date_part('epoch', "
+      "             EXCLUDED.rate_at - a.rate_at), 0) / $6) + EXCLUDED.rate, "
+      "    last_seen = greatest(a.last_seen, EXCLUDED.last_seen), rate_at = EXCLUDED.rate_at "
+      "  RETURNING 1) "
+      "SELECT pg_catalog.count(*) FROM upd",
+      {TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID, FLOAT8OID});
+  // Schema 0.3 and before: every rate is decayed and written every time.
+  static Statement decay_all(
       "WITH fresh AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) "
       "               AS u(key, units, last_at)), "
       "target AS (SELECT coalesce(f.key, a.key) AS key, coalesce(f.units, 0) AS units, "
@@ -156,18 +206,18 @@ std::int64_t update_key_activity(const Folded& f, double decay, double dt) {
       "        ON CONFLICT (key) DO UPDATE SET rate = EXCLUDED.rate, last_seen = EXCLUDED.last_seen "
       "        RETURNING 1) "
       "SELECT pg_catalog.count(*) FROM upd",
-      {TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID});
-  std::vector<std::string> keys;
-  std::vector<double> units;
-  std::vector<Timestamp> last;
-  for (const auto& [k, u] : f.by_key) {
-    keys.push_back(k);
-    units.push_back(u.units);
-    last.push_back(u.last_at);
+      {TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID},
+      Planning::kPlannersChoice);
+  if (!rates_kept_as_of()) {
+    const KeyUnitArrays a(f);
+    return execute(decay_all, {a.keys, a.units, a.last, Float8GetDatum(decay), Float8GetDatum(dt)})
+        .get_int64(0, 1);
   }
-  Rows rows = execute(stmt, {strings_to_text_array(keys), float8_array(units),
-                             timestamp_array(last), Float8GetDatum(decay), Float8GetDatum(dt)});
-  return rows.get_int64(0, 1);
+  if (f.by_key.empty()) return 0;
+  const KeyUnitArrays a(f);
+  return execute(stmt, {a.keys, a.units, a.last, Float8GetDatum(decay), Float8GetDatum(dt),
+                        Float8GetDatum(tau)})
+      .get_int64(0, 1);
 }
 
 struct LimitInfo {
@@ -285,7 +335,7 @@ RollupResult run_rollup(LockWaits waits) {
   const FoldResult f = fold_locked();
   result.events = f.folded.events;
   const double decay = std::exp(-f.dt / tau);
-  result.keys = update_key_activity(f.folded, decay, f.dt);
+  result.keys = update_key_activity(f.folded, decay, f.dt, tau);
 
   if (!shared) return result;
   for (KeySlot* s : closing) {

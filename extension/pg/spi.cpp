@@ -65,7 +65,8 @@ SPIPlanPtr Statement::plan() {
       return p;
     });
   }
-  if (!generic_plan_valid(plan_)) pg_call([&] { build_index_driven_plan(plan_); });
+  if (planning_ == Planning::kIndexes && !generic_plan_valid(plan_))
+    pg_call([&] { build_index_driven_plan(plan_); });
   return plan_;
 }
 

@@ -2,8 +2,9 @@
 // its SQL and parameter types; its plan is prepared on first use in a
 // backend and kept for the backend's life. It is a generic plan, built with
 // sequential scans and hash and merge joins disabled (every statement here
-// is a lookup by key), and built again the same way whenever PostgreSQL
-// drops it (the tables it uses changed, or were analyzed).
+// is a lookup by key; Planning::kPlannersChoice opts out), and built again
+// the same way whenever PostgreSQL drops it (the tables it uses changed, or
+// were analyzed).
 //
 // The SQL runs with the rights of the extension owner (SECURITY DEFINER) or
 // of the superuser (the rollup worker), so no name in it may resolve to
@@ -26,10 +27,17 @@
 
 namespace allot::pg {
 
+// How a statement's generic plan is made.
+enum class Planning {
+  kIndexes,          // sequential scans and hash and merge joins disabled
+  kPlannersChoice,   // as the planner likes (a statement over whole tables)
+};
+
 class Statement {
  public:
-  Statement(std::string sql, std::initializer_list<Oid> arg_types)
-      : sql_(std::move(sql)), arg_types_(arg_types) {}
+  Statement(std::string sql, std::initializer_list<Oid> arg_types,
+            Planning planning = Planning::kIndexes)
+      : sql_(std::move(sql)), arg_types_(arg_types), planning_(planning) {}
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -39,6 +47,7 @@ class Statement {
  private:
   std::string sql_;
   std::vector<Oid> arg_types_;
+  Planning planning_;
   SPIPlanPtr plan_ = nullptr;
 };
 

@@ -22,7 +22,7 @@ constexpr const char* kLauncherType = "pg_allot launcher";
 constexpr const char* kWorkerType = "pg_allot rollup";
 // The schema this library works with (default_version in pg_allot.control).
 // A database still at an older version is left alone until it is updated.
-constexpr const char* kSchemaVersion = "0.3";
+constexpr const char* kSchemaVersion = "0.4";
 
 void fill_worker(BackgroundWorker* w, const char* type, const char* function) {
   memset(w, 0, sizeof(*w));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Extension upgrades 0.1 -> 0.2 -> 0.3 (sql/pg_allot--0.1--0.2.sql,
-# sql/pg_allot--0.2--0.3.sql) keep the data and end in the same schema as a
-# fresh install of each version.
+# Extension upgrades 0.1 -> 0.2 -> 0.3 -> 0.4 (sql/pg_allot--0.1--0.2.sql,
+# sql/pg_allot--0.2--0.3.sql, sql/pg_allot--0.3--0.4.sql) keep the data and
+# end in the same schema as a fresh install of each version.
 #
 #   1. A database at 0.1 (CREATE EXTENSION pg_allot VERSION '0.1') gets
 #      limits (a total, a class per day, a sliding class, one set and
@@ -28,7 +28,9 @@
 #      its message, and the database stays at 0.1.
 #   6. The database of 1-4, ALTER EXTENSION pg_allot UPDATE TO '0.3':
 #      txns, usage and verify() read the same; the schema equals a fresh
-#      0.3 install; the retention functions work on the updated data
+#      0.3 install.
+#   7. ALTER EXTENSION pg_allot UPDATE TO '0.4': the same again against a
+#      fresh 0.4 install; then the retention functions work on the updated data
 #      (archive everything folded, then txns, usage and verify() unchanged,
 #      a 0.1 grant reversed from the archive).
 #
@@ -81,7 +83,7 @@ if [ "$update_path" != "0.1--0.2" ]; then
 fi
 
 # WITH (FORCE): the rollup worker (preload) may be connected to them.
-for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3"; do
+for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3" "${DB_FRESH3}_4"; do
     q -d "$MAINT" -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" -c "CREATE DATABASE $d"
 done
 
@@ -546,6 +548,29 @@ check "txns, counters, usage, verify() unchanged by the update to 0.3" \
 check "  (lines compared)" "$(grep -c '' "$work/before3.txt")" 10 -ge
 q -d "$DB_FRESH3" -c "CREATE EXTENSION pg_allot VERSION '0.3'" >/dev/null
 compare_schema 0.3 "$DB_FRESH3" "updated to 0.3"
+
+#------------------------------------------------------------------------------
+# 7. 0.3 -> 0.4 (rates stored as of rate_at; no CHECK on events.kind) on the
+#    same database, before the library runs anything on it: the 0.4 library
+#    folds and reverses on a 0.4 schema only.
+#------------------------------------------------------------------------------
+update_path4="$(qv "$MAINT" "SELECT coalesce(path, '<none>') FROM pg_extension_update_paths('pg_allot') WHERE source = '0.3' AND target = '0.4'")"
+check "the update path 0.3 -> 0.4 is the script 0.3--0.4" "$([ "$update_path4" = "0.3--0.4" ] && echo 1 || echo 0)" 1
+audit_state >"$work/before4.txt"
+if q -d "$DB" -c "ALTER EXTENSION pg_allot UPDATE TO '0.4'" >/dev/null 2>"$work/update4.err"; then
+    check "ALTER EXTENSION pg_allot UPDATE TO '0.4'" 1 1
+else
+    cat "$work/update4.err"
+    check "ALTER EXTENSION pg_allot UPDATE TO '0.4'" 0 1
+fi
+audit_state >"$work/after4.txt"
+check "txns, counters, usage, verify() unchanged by the update to 0.4" \
+    "$(diff "$work/before4.txt" "$work/after4.txt" | grep -c '^[<>]' || true)" 0
+check "  entities keep their keys, with a rate >= 0" \
+    "$(qv "$DB" "SELECT count(*) FROM allot.entities WHERE rate IS NULL OR rate < 0")" 0
+q -d "${DB_FRESH3}_4" -c "CREATE EXTENSION pg_allot VERSION '0.4'" >/dev/null
+compare_schema 0.4 "${DB_FRESH3}_4" "updated to 0.4"
+
 # Retention on the updated data: fold, archive everything, nothing changes.
 q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
 audit_state >"$work/before_archive.txt"
@@ -574,10 +599,10 @@ check "allot.verify() rows after archiving and a reversal" "$(qv "$DB" 'SELECT c
 
 if [ "$CHECK_FAILS" -gt 0 ]; then
     show_failure_details "$DB" "true"
-    echo "FAIL: upgrade: $CHECK_FAILS check(s) failed (databases $DB, $DB_FRESH, $DB_BAD, $DB_FRESH3 kept)"
+    echo "FAIL: upgrade: $CHECK_FAILS check(s) failed (databases $DB, $DB_FRESH, $DB_BAD, $DB_FRESH3, ${DB_FRESH3}_4 kept)"
     exit 1
 fi
-for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3"; do
+for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3" "${DB_FRESH3}_4"; do
     q -d "$MAINT" -c "DROP DATABASE $d WITH (FORCE)"
 done
 echo "PASS: upgrade"
