@@ -12,6 +12,7 @@
 #include "../core/window.hpp"
 #include "convert.hpp"
 #include "fast_path.hpp"
+#include "grant_detail.hpp"
 #include "shared_state.hpp"
 #include "guard.hpp"
 #include "limits_cache.hpp"
@@ -130,18 +131,16 @@ struct PendingGrant {
   std::string path;
 };
 
-std::string counted_json(const PendingGrant& g) {
-  nlohmann::json counted = nlohmann::json::array();
+Datum grant_detail(const PendingGrant& g) {
+  std::vector<CountedCheck> counted;
+  std::vector<ShadowDenial> shadow;
   for (std::size_t i = 0; i < g.outcome.checks.size(); ++i) {
     const LimitCheck& c = g.outcome.checks[i];
-    nlohmann::json entry = {c.key, c.rule->id, format_timestamp(c.counted_start)};
-    if (g.on_meter[i]) entry.push_back("f");
-    counted.push_back(std::move(entry));
+    counted.push_back({c.key, c.rule->id, format_timestamp(c.counted_start), g.on_meter[i]});
+    if (!c.has_room && c.rule->mode == Mode::kShadow)
+      shadow.push_back({c.key, c.rule->id, c.used, c.rule->max});
   }
-  nlohmann::json d = {{"counted", counted}};
-  nlohmann::json shadow = shadow_json(g.outcome);
-  if (!shadow.empty()) d["shadow_denied"] = shadow;
-  return d.dump();
+  return grant_detail_jsonb(counted, shadow);
 }
 
 // Decides one request: usage of slow keys from the ledger (counters plus
@@ -314,10 +313,10 @@ std::vector<ItemResult> redeem_batch_at(const std::vector<BatchItem>& items, boo
   // already there (granted before, or by a session that committed while
   // we decided) becomes a replay, and what this item reserved or counted
   // is given back before anything is written for it.
-  std::vector<NewEvent> grant_events;
+  std::vector<NewGrant> grant_events;
   for (const PendingGrant& g : grants) {
     const Request& req = *items[g.item].request;
-    grant_events.push_back({req.txn, now, "grant", req.keys, req.amount, g.path, counted_json(g)});
+    grant_events.push_back({req.txn, now, req.keys, req.amount, g.path, grant_detail(g)});
   }
   // Every writer of grants registers, not only the fast path's: the fold
   // also reads slow-path grants (for the keys' rates), and must not pass

@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include "convert.hpp"
+#include "grant_detail.hpp"
 #include "guard.hpp"
 #include "spi.hpp"
 #include "../core/request.hpp"
@@ -253,26 +254,49 @@ const std::initializer_list<Oid> kEventTypes = {UUIDARRAYOID, TIMESTAMPTZARRAYOI
 
 // One grant (allot.redeem): plain parameters instead of arrays to unnest,
 // which is about a third of the statement's cost.
-Rows insert_one_grant(const NewEvent& g) {
+Rows insert_one_grant(const NewGrant& g) {
   static Statement stmt(
       "INSERT INTO allot.events (txn, at, kind, keys, amount, path, detail) "
-      "VALUES ($1, $2, 'grant', $3, $4, $5, $6::jsonb) "
+      "VALUES ($1, $2, 'grant', $3, $4, $5, $6) "
       "ON CONFLICT (txn) WHERE kind = 'grant' DO NOTHING RETURNING txn, seq",
-      {UUIDOID, TIMESTAMPTZOID, TEXTARRAYOID, INT8OID, TEXTOID, TEXTOID});
+      {UUIDOID, TIMESTAMPTZOID, TEXTARRAYOID, INT8OID, TEXTOID, JSONBOID});
   return execute(stmt, {uuid_to_datum(g.txn), TimestampTzGetDatum(g.at),
                         strings_to_text_array(g.keys), Int64GetDatum(g.amount),
-                        string_to_text(g.path), string_to_text(g.detail_json)});
+                        string_to_text(g.path), g.detail});
+}
+
+Rows insert_many_grants(const std::vector<NewGrant>& grants) {
+  static Statement stmt(
+      "INSERT INTO allot.events (txn, at, kind, keys, amount, path, detail) "
+      "SELECT t, a, 'grant', ks::text[], n, p, d "
+      "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int8[], $5::text[], "
+      "            $6::jsonb[]) AS u(t, a, ks, n, p, d) "
+      "ON CONFLICT (txn) WHERE kind = 'grant' DO NOTHING RETURNING txn, seq",
+      {UUIDARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+       JSONBARRAYOID});
+  std::vector<Uuid> ids;
+  std::vector<Timestamp> ats;
+  std::vector<std::string> keys, paths;
+  std::vector<std::int64_t> amounts;
+  std::vector<Datum> details;
+  for (const NewGrant& g : grants) {
+    ids.push_back(g.txn);
+    ats.push_back(g.at);
+    keys.push_back(array_literal(g.keys));
+    amounts.push_back(g.amount);
+    paths.push_back(g.path);
+    details.push_back(g.detail);
+  }
+  return execute(stmt, {uuid_array(ids), timestamp_array(ats), strings_to_text_array(keys),
+                        int64_array(amounts), strings_to_text_array(paths), jsonb_array(details)});
 }
 
 }  // namespace
 
-std::map<Uuid, std::int64_t> insert_grants(const std::vector<NewEvent>& grants) {
-  static Statement stmt(std::string(kEventsFromArrays) +
-                            "ON CONFLICT (txn) WHERE kind = 'grant' DO NOTHING RETURNING txn, seq",
-                        kEventTypes);
+std::map<Uuid, std::int64_t> insert_grants(const std::vector<NewGrant>& grants) {
   std::map<Uuid, std::int64_t> inserted;
   if (grants.empty()) return inserted;
-  Rows rows = grants.size() == 1 ? insert_one_grant(grants.front()) : run_event_insert(stmt, grants);
+  Rows rows = grants.size() == 1 ? insert_one_grant(grants.front()) : insert_many_grants(grants);
   for (std::uint64_t i = 0; i < rows.size(); ++i)
     inserted[datum_to_uuid(rows.datum(i, 1))] = rows.get_int64(i, 2);
   return inserted;

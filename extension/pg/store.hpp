@@ -12,6 +12,7 @@
 #include "../core/request.hpp"
 #include "../core/usage_ledger.hpp"
 #include "../core/window.hpp"
+#include "postgres.hpp"
 
 namespace allot::pg {
 
@@ -69,11 +70,21 @@ struct NewEvent {
   std::string detail_json;
 };
 
+// A grant event: its detail is a jsonb Datum (grant_detail_jsonb).
+struct NewGrant {
+  Uuid txn;
+  Timestamp at;
+  std::vector<std::string> keys;
+  std::int64_t amount;
+  std::string path;
+  Datum detail;
+};
+
 // Inserts grant events; returns txn -> seq of those inserted. A txn
 // missing from the result was already granted (by another session that
 // committed, or earlier): the unique index on grants is what makes redeem
 // idempotent.
-std::map<Uuid, std::int64_t> insert_grants(const std::vector<NewEvent>& grants);
+std::map<Uuid, std::int64_t> insert_grants(const std::vector<NewGrant>& grants);
 
 // Inserts a reversal; nullopt when the txn was already reversed.
 std::optional<std::int64_t> insert_reverse_event(const NewEvent& reverse);
