@@ -87,6 +87,10 @@ eval "$exports"
 export PGDATABASE=bench
 createdb bench
 psql -X -q -v ON_ERROR_STOP=1 -f "$here/setup.sql" >/dev/null
+# One redemption before the runs: in a new database the first ones wait
+# (up to 5 s) for the rollup worker to start there and make its first fold,
+# which the first run (zipf, 1 client) would otherwise measure.
+psql -X -q -v ON_ERROR_STOP=1 -c "SELECT allot.redeem(gen_random_uuid(), ARRAY['bench:warm-up'])" >/dev/null
 mkdir "$dir/logs"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
@@ -197,12 +201,15 @@ target_p99 "hot p99 <= 2x uniform p99, 64 clients" 64
 target_p99 "hot p99 <= 2x uniform p99, 16 clients" 16
 
 # ---------------------------------------------------------------- batches
-# allot.redeem_many with 100 requests per call (allot-bench, uniform keys
-# over 100k vouchers, 1M users, 10k shops, the limits of setup.sql),
-# against a 100-row INSERT transaction. Rates are rows or redemptions per
-# second.
+# allot.redeem_many with 100 requests per call (allot-bench), with two key
+# choices over 100k vouchers, 1M users and 10k shops (the limits of
+# setup.sql): zipf (each key Zipf(1.1), as the zipf scenario above) and
+# uniform (every key equally likely: the working set is far larger than
+# allot.max_keys, so most keys take the slow path). Against a 100-row
+# INSERT transaction. Rates are rows or redemptions per second.
 echo
-echo "batches: redeem_many of 100 (allot-bench --scenario uniform --batch 100) vs a 100-row INSERT transaction"
+echo "batches: redeem_many of 100 (allot-bench --batch 100) vs a 100-row INSERT transaction"
+batch_scenarios="zipf uniform"
 declare -A rows
 for c in $batch_clients_list; do
     q CHECKPOINT
@@ -213,13 +220,24 @@ for c in $batch_clients_list; do
         exit 1
     fi
     rows[insert100,$c]="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | awk 'NR == 1 { print $1 * 100 }')"
-    printf '  %-15s %3s clients %9.0f rows/s\n' insert100 "$c" "${rows[insert100,$c]}"
-    q CHECKPOINT
-    "$allot_bench" --quiet --scenario uniform --batch 100 --threads "$c" --duration "$seconds" \
-        --json "$dir/batch_$c.json" >"$dir/batch_$c.txt" || { cat "$dir/batch_$c.txt"; exit 1; }
-    rows[batch100,$c]="$(sed -n 's/.*"redemptions_per_s": *\([0-9.]*\).*/\1/p' "$dir/batch_$c.json" | head -1)"
-    printf '  %-15s %3s clients %9.0f redemptions/s   %sx a 100-row INSERT transaction (per row)\n' \
-        redeem_many100 "$c" "${rows[batch100,$c]}" "$(ratio "${rows[batch100,$c]}" "${rows[insert100,$c]}")"
+    printf '  %-22s %3s clients %9.0f rows/s\n' insert100 "$c" "${rows[insert100,$c]}"
+    for b in $batch_scenarios; do
+        q CHECKPOINT
+        "$allot_bench" --quiet --scenario "$b" --batch 100 --threads "$c" --duration "$seconds" \
+            --json "$dir/batch_${b}_$c.json" >"$dir/batch_${b}_$c.txt" || { cat "$dir/batch_${b}_$c.txt"; exit 1; }
+        rows[batch100_$b,$c]="$(sed -n 's/.*"redemptions_per_s": *\([0-9.]*\).*/\1/p' "$dir/batch_${b}_$c.json" | head -1)"
+        printf '  %-22s %3s clients %9.0f redemptions/s   %sx a 100-row INSERT transaction (per row)\n' \
+            "redeem_many100 $b" "$c" "${rows[batch100_$b,$c]}" \
+            "$(ratio "${rows[batch100_$b,$c]}" "${rows[insert100,$c]}")"
+    done
+done
+echo
+echo "batch target (reported, not asserted): redeem_many of 100 >= 90000 redemptions/s"
+for b in $batch_scenarios; do
+    for c in $batch_clients_list; do
+        printf '  %-48s %s  (%.0f redemptions/s)\n' "$b keys, $c clients" \
+            "$(verdict "${rows[batch100_$b,$c]} >= 90000")" "${rows[batch100_$b,$c]}"
+    done
 done
 
 # ---------------------------------------------------------------- Redis + Lua

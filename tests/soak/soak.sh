@@ -142,7 +142,8 @@
 #   one is made with tests/harness/cluster.sh in SOAK_DIR (default
 #   /tmp/soak.<pid>) on SOAK_PORT (default 56310), with the preload unless
 #   SOAK_PRELOAD=0; it is removed on success unless SOAK_KEEP=1, kept
-#   (stopped) on failure.
+#   (stopped) on failure. SOAK_SERVER_OPTS adds server settings to a
+#   cluster of its own, as cluster.sh takes them ("-c name=value ...").
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/../harness/lib.sh"
@@ -175,7 +176,9 @@ else
     [ -e "$CLUSTER_DIR/data" ] && die "$CLUSTER_DIR/data exists; remove it or set SOAK_DIR to a new directory"
     preload_arg=(--preload)
     [ "${SOAK_PRELOAD:-1}" = 0 ] && preload_arg=()
-    exports="$(bash "$ALLOT_HARNESS_DIR/cluster.sh" start "$CLUSTER_DIR" "$port" ${preload_arg[@]+"${preload_arg[@]}"})" \
+    read -r -a server_opts <<<"${SOAK_SERVER_OPTS:-}"
+    exports="$(bash "$ALLOT_HARNESS_DIR/cluster.sh" start "$CLUSTER_DIR" "$port" ${preload_arg[@]+"${preload_arg[@]}"} \
+                 ${server_opts[@]+"${server_opts[@]}"})" \
         || die "could not start a cluster in $CLUSTER_DIR on port $port"
     eval "$exports"
     OWN_CLUSTER=1
@@ -837,7 +840,7 @@ if [ "$PRELOAD" = 1 ]; then
     echo "worker RSS: ${rss_line:-no samples}"
     echo "allot.stats: $(q -d "$DB" -F ' ' -c "SELECT 'grants_fast=' || grants_fast, 'grants_slow=' || grants_slow,
         'promotions=' || promotions, 'demotions=' || demotions, 'rollups=' || rollups,
-        'shared_keys_used=' || shared_keys_used FROM allot.stats" 2>/dev/null || echo '?') (since the last restart)"
+        'shared_keys_used=' || shared_keys_used, 'max_keys=' || max_keys FROM allot.stats" 2>/dev/null || echo '?') (since the last restart)"
 else
     echo "worker RSS: no preload, no worker"
 fi
