@@ -533,43 +533,37 @@ audit_state() {  # what must not change: txns, counters, usage, verify()
         -c "SELECT 'usage', key, limit_id, used FROM allot.usage ORDER BY 2, 3" \
         -c "SELECT 'verify', * FROM allot.verify()"
 }
-update_path3="$(qv "$MAINT" "SELECT coalesce(path, '<none>') FROM pg_extension_update_paths('pg_allot') WHERE source = '0.2' AND target = '0.3'")"
-check "the update path 0.2 -> 0.3 is the script 0.2--0.3" "$([ "$update_path3" = "0.2--0.3" ] && echo 1 || echo 0)" 1
-audit_state >"$work/before3.txt"
-if q -d "$DB" -c "ALTER EXTENSION pg_allot UPDATE TO '0.3'" >/dev/null 2>"$work/update3.err"; then
-    check "ALTER EXTENSION pg_allot UPDATE TO '0.3'" 1 1
-else
-    cat "$work/update3.err"
-    check "ALTER EXTENSION pg_allot UPDATE TO '0.3'" 0 1
-fi
-audit_state >"$work/after3.txt"
-check "txns, counters, usage, verify() unchanged by the update to 0.3" \
-    "$(diff "$work/before3.txt" "$work/after3.txt" | grep -c '^[<>]' || true)" 0
-check "  (lines compared)" "$(grep -c '' "$work/before3.txt")" 10 -ge
-q -d "$DB_FRESH3" -c "CREATE EXTENSION pg_allot VERSION '0.3'" >/dev/null
-compare_schema 0.3 "$DB_FRESH3" "updated to 0.3"
+# update_step FROM TO FRESH_DB: the update path FROM -> TO is its script;
+# ALTER EXTENSION ... UPDATE TO 'TO' on $DB succeeds and changes nothing
+# audit_state reads; the schema then equals a fresh TO install in FRESH_DB.
+update_step() {
+    local from="$1" to="$2" fresh="$3" path
+    path="$(qv "$MAINT" "SELECT coalesce(path, '<none>') FROM pg_extension_update_paths('pg_allot') WHERE source = '$from' AND target = '$to'")"
+    check "the update path $from -> $to is the script $from--$to" "$([ "$path" = "$from--$to" ] && echo 1 || echo 0)" 1
+    audit_state >"$work/before_$to.txt"
+    if q -d "$DB" -c "ALTER EXTENSION pg_allot UPDATE TO '$to'" >/dev/null 2>"$work/update_$to.err"; then
+        check "ALTER EXTENSION pg_allot UPDATE TO '$to'" 1 1
+    else
+        cat "$work/update_$to.err"
+        check "ALTER EXTENSION pg_allot UPDATE TO '$to'" 0 1
+    fi
+    audit_state >"$work/after_$to.txt"
+    check "txns, counters, usage, verify() unchanged by the update to $to" \
+        "$(diff "$work/before_$to.txt" "$work/after_$to.txt" | grep -c '^[<>]' || true)" 0
+    check "  (lines compared)" "$(grep -c '' "$work/before_$to.txt")" 10 -ge
+    q -d "$fresh" -c "CREATE EXTENSION pg_allot VERSION '$to'" >/dev/null
+    compare_schema "$to" "$fresh" "updated to $to"
+}
+update_step 0.2 0.3 "$DB_FRESH3"
 
 #------------------------------------------------------------------------------
 # 7. 0.3 -> 0.4 (rates stored as of rate_at; no CHECK on events.kind) on the
 #    same database, before the library runs anything on it: the 0.4 library
 #    folds and reverses on a 0.4 schema only.
 #------------------------------------------------------------------------------
-update_path4="$(qv "$MAINT" "SELECT coalesce(path, '<none>') FROM pg_extension_update_paths('pg_allot') WHERE source = '0.3' AND target = '0.4'")"
-check "the update path 0.3 -> 0.4 is the script 0.3--0.4" "$([ "$update_path4" = "0.3--0.4" ] && echo 1 || echo 0)" 1
-audit_state >"$work/before4.txt"
-if q -d "$DB" -c "ALTER EXTENSION pg_allot UPDATE TO '0.4'" >/dev/null 2>"$work/update4.err"; then
-    check "ALTER EXTENSION pg_allot UPDATE TO '0.4'" 1 1
-else
-    cat "$work/update4.err"
-    check "ALTER EXTENSION pg_allot UPDATE TO '0.4'" 0 1
-fi
-audit_state >"$work/after4.txt"
-check "txns, counters, usage, verify() unchanged by the update to 0.4" \
-    "$(diff "$work/before4.txt" "$work/after4.txt" | grep -c '^[<>]' || true)" 0
+update_step 0.3 0.4 "${DB_FRESH3}_4"
 check "  entities keep their keys, with a rate >= 0" \
     "$(qv "$DB" "SELECT count(*) FROM allot.entities WHERE rate IS NULL OR rate < 0")" 0
-q -d "${DB_FRESH3}_4" -c "CREATE EXTENSION pg_allot VERSION '0.4'" >/dev/null
-compare_schema 0.4 "${DB_FRESH3}_4" "updated to 0.4"
 
 # Retention on the updated data: fold, archive everything, nothing changes.
 q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
