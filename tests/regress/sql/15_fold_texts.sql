@@ -4,6 +4,7 @@
 -- timestamp format would leave) must still land in one counter row, summed:
 -- not two rows, and not an error from updating one row twice.
 SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS pg_allot CASCADE;
 CREATE EXTENSION pg_allot;
 RESET client_min_messages;
 SELECT allot.set_limit('ft:*', 100, '1 day', sliding => false) AS day_limit \gset
