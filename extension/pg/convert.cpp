@@ -169,4 +169,8 @@ Datum timestamp_array(const std::vector<Timestamp>& values) {
                     [](Timestamp v) { return TimestampTzGetDatum(v); });
 }
 
+Datum jsonb_array(const std::vector<Datum>& jsonb_values) {
+  return make_array(jsonb_values, JSONBOID, -1, false, TYPALIGN_INT, [](Datum d) { return d; });
+}
+
 }  // namespace allot::pg

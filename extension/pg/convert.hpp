@@ -40,6 +40,7 @@ Datum uuid_array(const std::vector<Uuid>& uuids);
 Datum int64_array(const std::vector<std::int64_t>& values);
 Datum float8_array(const std::vector<double>& values);
 Datum timestamp_array(const std::vector<Timestamp>& values);
+Datum jsonb_array(const std::vector<Datum>& jsonb_values);
 
 Uuid datum_to_uuid(Datum d);
 Datum uuid_to_datum(const Uuid& uuid);

@@ -74,10 +74,13 @@ nlohmann::json limit_json(const LimitCheck& c) {
   return {{"key", c.key}, {"limit_id", c.rule->id}, {"used", c.used}, {"max", c.rule->max}};
 }
 
+// A shadow limit that would have denied: recorded, never enforced.
+bool shadow_denied(const LimitCheck& c) { return !c.has_room && c.rule->mode == Mode::kShadow; }
+
 nlohmann::json shadow_json(const Outcome& o) {
   nlohmann::json shadow = nlohmann::json::array();
   for (const LimitCheck& c : o.checks)
-    if (!c.has_room && c.rule->mode == Mode::kShadow) shadow.push_back(limit_json(c));
+    if (shadow_denied(c)) shadow.push_back(limit_json(c));
   return shadow;
 }
 
@@ -137,8 +140,7 @@ Datum grant_detail(const PendingGrant& g) {
   for (std::size_t i = 0; i < g.outcome.checks.size(); ++i) {
     const LimitCheck& c = g.outcome.checks[i];
     counted.push_back({c.key, c.rule->id, format_timestamp(c.counted_start), g.on_meter[i]});
-    if (!c.has_room && c.rule->mode == Mode::kShadow)
-      shadow.push_back({c.key, c.rule->id, c.used, c.rule->max});
+    if (shadow_denied(c)) shadow.push_back({c.key, c.rule->id, c.used, c.rule->max});
   }
   return grant_detail_jsonb(counted, shadow);
 }

@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "convert.hpp"
 #include "guard.hpp"
 
 namespace allot::pg {
@@ -20,11 +19,11 @@ void push_string(JsonbParseState** state, JsonbIteratorToken token, const char* 
   pushJsonbValue(state, token, &v);
 }
 
-void push_number(JsonbParseState** state, std::int64_t n) {
+void push_number(JsonbParseState** state, JsonbIteratorToken token, std::int64_t n) {
   JsonbValue v;
   v.type = jbvNumeric;
   v.val.numeric = int64_to_numeric(n);
-  pushJsonbValue(state, WJB_ELEM, &v);
+  pushJsonbValue(state, token, &v);
 }
 
 void push_key(JsonbParseState** state, const char* key) {
@@ -33,10 +32,7 @@ void push_key(JsonbParseState** state, const char* key) {
 
 void push_number_field(JsonbParseState** state, const char* key, std::int64_t n) {
   push_key(state, key);
-  JsonbValue v;
-  v.type = jbvNumeric;
-  v.val.numeric = int64_to_numeric(n);
-  pushJsonbValue(state, WJB_VALUE, &v);
+  push_number(state, WJB_VALUE, n);
 }
 
 }  // namespace
@@ -51,7 +47,7 @@ Datum grant_detail_jsonb(const std::vector<CountedCheck>& counted,
     for (const CountedCheck& c : counted) {
       pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
       push_string(&state, WJB_ELEM, c.key.data(), c.key.size());
-      push_number(&state, c.limit_id);
+      push_number(&state, WJB_ELEM, c.limit_id);
       push_string(&state, WJB_ELEM, c.window_start.data(), c.window_start.size());
       if (c.on_meter) push_string(&state, WJB_ELEM, "f", 1);
       pushJsonbValue(&state, WJB_END_ARRAY, nullptr);
@@ -74,10 +70,6 @@ Datum grant_detail_jsonb(const std::vector<CountedCheck>& counted,
     JsonbValue* done = pushJsonbValue(&state, WJB_END_OBJECT, nullptr);
     return JsonbPGetDatum(JsonbValueToJsonb(done));
   });
-}
-
-Datum jsonb_array(const std::vector<Datum>& values) {
-  return make_array(values, JSONBOID, -1, false, TYPALIGN_INT, [](Datum d) { return d; });
 }
 
 }  // namespace allot::pg

@@ -36,7 +36,4 @@ struct ShadowDenial {
 Datum grant_detail_jsonb(const std::vector<CountedCheck>& counted,
                          const std::vector<ShadowDenial>& shadow);
 
-// A jsonb[] of the given jsonb Datums.
-Datum jsonb_array(const std::vector<Datum>& values);
-
 }  // namespace allot::pg

@@ -214,13 +214,12 @@ std::int64_t update_key_activity(const Folded& f, double decay, double dt, doubl
       "SELECT pg_catalog.count(*) FROM upd",
       {TEXTARRAYOID, FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID, FLOAT8OID},
       Planning::kPlannersChoice);
-  if (!rates_kept_as_of()) {
-    const KeyUnitArrays a(f);
+  const bool kept_as_of = rates_kept_as_of();
+  if (kept_as_of && f.by_key.empty()) return 0;  // nothing granted: nothing to write
+  const KeyUnitArrays a(f);
+  if (!kept_as_of)
     return execute(decay_all, {a.keys, a.units, a.last, Float8GetDatum(decay), Float8GetDatum(dt)})
         .get_int64(0, 1);
-  }
-  if (f.by_key.empty()) return 0;
-  const KeyUnitArrays a(f);
   return execute(stmt, {a.keys, a.units, a.last, Float8GetDatum(decay), Float8GetDatum(dt),
                         Float8GetDatum(tau)})
       .get_int64(0, 1);

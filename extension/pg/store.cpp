@@ -1,7 +1,6 @@
 #include "store.hpp"
 
 #include "convert.hpp"
-#include "grant_detail.hpp"
 #include "guard.hpp"
 #include "spi.hpp"
 #include "../core/request.hpp"
@@ -132,12 +131,11 @@ struct SpanArrays {
   }
 };
 
-// Adds counter rows whose key, limit id, window start and used are in the
-// given columns.
-void add_counter_rows(const Rows& rows, int first_column, std::uint64_t row, UsageLedger* ledger) {
-  ledger->add(rows.get_text(row, first_column), rows.get_int64(row, first_column + 1),
-              DatumGetTimestampTz(rows.datum(row, first_column + 2)),
-              rows.get_int64(row, first_column + 3));
+// Adds the counter row in `row`: key, limit id, window start and used in
+// its first four columns.
+void add_counter_row(const Rows& rows, std::uint64_t row, UsageLedger* ledger) {
+  ledger->add(rows.get_text(row, 1), rows.get_int64(row, 2), DatumGetTimestampTz(rows.datum(row, 3)),
+              rows.get_int64(row, 4));
 }
 
 }  // namespace
@@ -149,7 +147,7 @@ UsageLedger load_counters(const std::vector<CounterSpan>& spans) {
   if (spans.empty()) return ledger;
   const SpanArrays a(spans);
   Rows rows = execute(stmt, {a.keys, a.ids, a.from, a.to}, Snap::kAfterLocks);
-  for (std::uint64_t i = 0; i < rows.size(); ++i) add_counter_rows(rows, 1, i, &ledger);
+  for (std::uint64_t i = 0; i < rows.size(); ++i) add_counter_row(rows, i, &ledger);
   return ledger;
 }
 
@@ -172,7 +170,7 @@ KeysAtLoad load_keys(const std::vector<std::string>& keys, const std::vector<Cou
     if (rows.is_null(i, 2))
       out.paths[rows.get_text(i, 1)] = rows.get_text(i, 5);
     else
-      add_counter_rows(rows, 1, i, &out.usage);
+      add_counter_row(rows, i, &out.usage);
   }
   return out;
 }
