@@ -310,6 +310,24 @@ else
     done
 fi
 
+# ---------------------------------------------------------------- idle cost
+# The rollup worker of an idle server, with the key table as the runs left
+# it: CPU time it used over 10 s (utime + stime from /proc), as a share of
+# one core. Nothing is asserted; a worker that reads the whole key table on
+# every rollup (ten times a second) shows here.
+worker_pid="$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_allot rollup' AND datname = current_database()")"
+if [ -n "$worker_pid" ] && [ -r "/proc/$worker_pid/stat" ]; then
+    cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    sleep 2
+    t0="$(cpu_ticks "$worker_pid")"
+    sleep 10
+    t1="$(cpu_ticks "$worker_pid")"
+    echo
+    printf 'idle rollup worker, %s keys in the shared table: %.1f%% of one core over 10 s\n' \
+        "$(q "SELECT shared_keys_used FROM allot.stats")" \
+        "$(awk -v d="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { print d * 100 / hz / 10 }')"
+fi
+
 # ---------------------------------------------------------------- the server
 # What the whole run left behind: the decision counters, and whether it
 # admitted more than a limit allows (verify() compares every counter with

@@ -15,6 +15,10 @@ bool should_go_slow(std::int64_t headroom, double rate, double slow_below_second
   return seconds_left(headroom, rate) < slow_below_seconds;
 }
 
+bool rate_can_go_slow(double rate, double slow_below_seconds) {
+  return should_go_slow(1, rate, slow_below_seconds);
+}
+
 bool should_go_fast(std::int64_t headroom, double rate, double fast_above_seconds) {
   return seconds_left(headroom, rate) > fast_above_seconds;
 }

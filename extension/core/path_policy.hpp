@@ -25,6 +25,12 @@ double seconds_left(std::int64_t headroom, double rate);
 // first use).
 bool should_go_slow(std::int64_t headroom, double rate, double slow_below_seconds);
 
+// Whether some headroom would make should_go_slow true at this rate. The
+// smallest positive headroom (one unit) is the likeliest to: a key whose
+// rate spends less than one unit within slow_below_seconds never goes
+// slow, whatever its meters say, so the rollup need not read them.
+bool rate_can_go_slow(double rate, double slow_below_seconds);
+
 // A slow key with this headroom and rate should move back to the fast path.
 bool should_go_fast(std::int64_t headroom, double rate, double fast_above_seconds);
 

@@ -416,7 +416,11 @@ void note_slot_use(KeySlot& slot, std::int64_t seq, Timestamp now, std::int64_t 
   while (seen < seq && !slot.max_event_seq.compare_exchange_weak(seen, seq)) {
   }
   slot.last_used.store(now);
-  if (units != 0) slot.units_since_rollup.fetch_add(units, std::memory_order_relaxed);
+  if (units == 0) return;
+  slot.units_since_rollup.fetch_add(units, std::memory_order_relaxed);
+  // Read first: the flag's cache line is only written once per rollup.
+  if (DatabaseState* d = my_database(); d && d->keys_granted.load(std::memory_order_relaxed) == 0)
+    d->keys_granted.store(1);
 }
 
 void change_state_at_commit(KeySlot& slot, KeyState on_commit, KeyState on_abort) {

@@ -299,6 +299,20 @@ void fold_leftovers_once() {
   checked = true;
 }
 
+namespace {
+
+constexpr Timestamp kKeyScanEvery = 1000 * 1000;  // µs
+constexpr double kNegligibleRate = 1e-6;           // units/s: kept as 0
+
+RollupResult finish(const RollupResult& result) {
+  count(Stat::kPromotions, static_cast<std::uint64_t>(result.promoted));
+  count(Stat::kDemotions, static_cast<std::uint64_t>(result.demoted));
+  count(Stat::kRollups);
+  return result;
+}
+
+}  // namespace
+
 RollupResult run_rollup(LockWaits waits) {
   RollupResult result;
   const double tau = 10.0;  // seconds: time constant of the recent rate
@@ -313,10 +327,20 @@ RollupResult run_rollup(LockWaits waits) {
   std::map<std::int64_t, LimitInfo> limits;
   const Timestamp now = decision_time();
   const auto hold = static_cast<Timestamp>(path_hold_seconds() * 1e6);
-  if (shared) {
+  // The key table (64k slots by default) is read when a fast grant came
+  // since the last read, when the fold finds grants (keys marked slow get
+  // their rate from it), and once a second anyway (idle keys retire, slow
+  // markers come back, a lowered limit moves a key). Reading it on every
+  // rollup cost an idle server 7% of a core.
+  DatabaseState* const d = shared ? my_database() : nullptr;
+  const bool granted_fast = d && d->keys_granted.exchange(0) != 0;
+  const Timestamp last_scan = d ? d->last_key_scan.load() : 0;
+  const bool scan_due = last_scan == 0 || now < last_scan || now - last_scan >= kKeyScanEvery;
+  if (shared && (granted_fast || scan_due)) {
     limits = load_limit_maxima();
     key_table().for_each([&](KeySlot& s) {
       if (s.db != MyDatabaseId || s.load_state() != KeyState::kFast) return;
+      if (!rate_can_go_slow(s.rate(), slow_below_seconds())) return;  // meters unread
       if (now - s.state_since.load() < hold) return;
       std::int64_t headroom = INT64_MAX;
       for (Meter& m : s.meters) {
@@ -352,19 +376,30 @@ RollupResult run_rollup(LockWaits waits) {
     finish_demotion(*s);
     ++result.promoted;
   }
+  if (!granted_fast && !scan_due && f.folded.events == 0) return finish(result);
+  // Rates move by the time since the last read of the table.
+  const double scan_dt = last_scan > 0 && now > last_scan ? (now - last_scan) / 1e6 : f.dt;
+  const double scan_decay = std::exp(-scan_dt / tau);
+  d->last_key_scan.store(now);
   const auto idle = static_cast<Timestamp>(idle_key_seconds() * 1e6);
   std::vector<KeySlot*> markers;
   key_table().for_each_with_fill([&](KeySlot& s, int bucket_fill) {
     if (s.db != MyDatabaseId) return;
     const KeyState state = s.load_state();
     // Fast keys count their units in the slot; a key marked slow is
-    // granted on the slow path, whose grants the fold read.
-    double units = static_cast<double>(s.units_since_rollup.exchange(0));
+    // granted on the slow path, whose grants the fold read. Slots with
+    // nothing to change are only read (no write to their cache lines).
+    double units = 0;
+    if (s.units_since_rollup.load(std::memory_order_relaxed) != 0)
+      units = static_cast<double>(s.units_since_rollup.exchange(0));
     if (state == KeyState::kSlow)
       if (auto fresh = f.folded.by_key.find(std::string(s.key_view()));
           fresh != f.folded.by_key.end())
         units += fresh->second.units;
-    s.set_rate(s.rate() * decay + (units / f.dt) * (1 - decay));
+    if (units > 0 || s.rate() > 0) {
+      const double rate = s.rate() * scan_decay + (units / scan_dt) * (1 - scan_decay);
+      s.set_rate(rate < kNegligibleRate ? 0 : rate);
+    }
     const bool idle_now = now - s.last_used.load() > idle;
     // An idle fast key keeps its slot while its bucket has room: giving it
     // back would only make its next redemption load it again. Once the
@@ -390,10 +425,7 @@ RollupResult run_rollup(LockWaits waits) {
     change_state_at_commit(*s, KeyState::kEmpty, KeyState::kSlow);
     ++result.demoted;
   }
-  count(Stat::kPromotions, static_cast<std::uint64_t>(result.promoted));
-  count(Stat::kDemotions, static_cast<std::uint64_t>(result.demoted));
-  count(Stat::kRollups);
-  return result;
+  return finish(result);
 }
 
 }  // namespace allot::pg

@@ -28,6 +28,12 @@ struct DatabaseState {
   std::atomic<std::int32_t> worker_pid{0};
   std::atomic<std::int64_t> idle_until{0};  // launcher: no worker needed before
   std::atomic<std::int32_t> unused{0};
+  // Set by a fast-path grant, cleared by the rollup's scan of the key
+  // table: while it is clear and the last scan is recent, the rollup
+  // skips the scan (an idle server then reads the table once a second,
+  // not ten times).
+  std::atomic<std::uint32_t> keys_granted{0};
+  std::atomic<std::int64_t> last_key_scan{0};  // µs, decision clock; 0: never
 };
 
 void request_shared_state();  // from _PG_init, only when preloading

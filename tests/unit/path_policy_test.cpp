@@ -30,6 +30,18 @@ TEST(ShouldGoSlow, NeverForASpentKey) {
   EXPECT_TRUE(should_go_slow(1, 5000.0, 2.0));    // the very last unit: slow
 }
 
+TEST(RateCanGoSlow, FalseOnlyWhenNoHeadroomWouldGoSlow) {
+  EXPECT_FALSE(rate_can_go_slow(0.0, 2.0));
+  EXPECT_FALSE(rate_can_go_slow(0.5, 2.0));  // one unit lasts exactly 2 s
+  EXPECT_TRUE(rate_can_go_slow(0.6, 2.0));
+  // The rollup skips a key's meters when this is false: that must never
+  // hide a key should_go_slow would move.
+  for (double rate : {0.0, 1e-12, 0.1, 0.49, 0.5, 0.51, 3.0, 1e6})
+    for (std::int64_t headroom : {-1, 0, 1, 2, 7, 1000, 1000000})
+      if (should_go_slow(headroom, rate, 2.0))
+        EXPECT_TRUE(rate_can_go_slow(rate, 2.0)) << headroom << " units at " << rate << "/s";
+}
+
 TEST(ShouldGoFast, OnlyWellAboveSlowBelow) {
   EXPECT_TRUE(should_go_fast(1000, 10.0, 10.0));   // 100 s left
   EXPECT_FALSE(should_go_fast(50, 10.0, 10.0));    // 5 s left
