@@ -34,6 +34,18 @@ void fill_worker(BackgroundWorker* w, const char* type, const char* function) {
   snprintf(w->bgw_function_name, BGW_MAXLEN, "%s", function);
 }
 
+// Whether someone holds a lock on `db` that a connection's RowExclusiveLock
+// conflicts with (DROP DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE).
+bool database_locked_exclusively(Oid db) {
+  LOCKTAG tag;
+  SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, db, 0);
+  if (LockAcquire(&tag, RowExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL) return true;
+  LockRelease(&tag, RowExclusiveLock, false);
+  return false;
+}
+
+bool database_being_dropped() { return database_locked_exclusively(MyDatabaseId); }
+
 // Databases that accept connections (read from the shared catalog).
 std::vector<Oid> connectable_databases() {
   std::vector<Oid> out;
@@ -43,7 +55,15 @@ std::vector<Oid> connectable_databases() {
   HeapTuple tuple;
   while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
     auto* db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
-    if (db->datallowconn && !db->datistemplate) out.push_back(db->oid);
+    if (!db->datallowconn || db->datistemplate) continue;
+#ifdef DATCONNLIMIT_INVALID_DB
+    // Left invalid by an interrupted DROP DATABASE: nobody can connect.
+    if (db->datconnlimit == DATCONNLIMIT_INVALID_DB) continue;
+#endif
+    // DROP DATABASE holds this lock from its start to its commit; a worker
+    // started now would fail to connect ("database ... does not exist").
+    if (database_locked_exclusively(db->oid)) continue;
+    out.push_back(db->oid);
   }
   table_endscan(scan);
   table_close(rel, AccessShareLock);
@@ -69,14 +89,6 @@ bool hold_extension() {
 
 // A DROP DATABASE of our database holds this lock while it waits for the
 // other sessions to leave: give way at once.
-bool database_being_dropped() {
-  LOCKTAG tag;
-  SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
-  if (LockAcquire(&tag, RowExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL) return true;
-  LockRelease(&tag, RowExclusiveLock, false);
-  return false;
-}
-
 // The worker runs as the bootstrap superuser, with the database's settings
 // (ALTER DATABASE ... SET search_path) applied at connection. Whatever a
 // schema on that path holds must never resolve a name in our SQL: someone
