@@ -250,9 +250,9 @@ bool fast_path_ready(FirstFold first) {
   if (!d) return false;
   if (d->folded.load() || g_folded_here) return true;
   if (first == FirstFold::kByTheWorker) {
-    // The launcher starts a worker within a second even if the last one
-    // found no extension here and was told to come back later.
-    d->idle_until.store(0);
+    // The launcher starts a worker now even if the last one found no
+    // extension here and was told to come back later.
+    want_worker(*d);
     if (wait_until([d] { return d->folded.load() != 0; }, std::chrono::seconds(5))) return true;
   }
   // After a (crash-)restart shared memory is empty and the counters may

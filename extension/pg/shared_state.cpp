@@ -25,6 +25,7 @@ struct SharedHeader {
   std::atomic<std::uint32_t> databases_lock{0};
   std::atomic<std::uint32_t> stripes[kStripes];
   std::atomic<std::uint64_t> limits_generation{0};
+  std::atomic<std::int32_t> launcher_procno{-1};  // its PGPROC: whose latch to set
   std::size_t registrations = 0;
   std::size_t table_offset = 0;
 };
@@ -157,10 +158,26 @@ void clear_fold_writer() {
   g_registered = false;
 }
 
+void note_launcher() {
+  if (g_header) g_header->launcher_procno.store(MyProc->pgprocno);
+}
+
+void want_worker(DatabaseState& d) {
+  if (d.idle_until.load() == 0) return;
+  d.idle_until.store(0);
+  // Wake the launcher now rather than at its next look (up to a second
+  // later): a new database's first redemptions wait for its first fold.
+  // A stale procno (launcher restarting) sets some process's latch once,
+  // which latches allow.
+  const std::int32_t procno = g_header ? g_header->launcher_procno.load() : -1;
+  if (procno >= 0 && static_cast<std::uint32_t>(procno) < ProcGlobal->allProcCount)
+    SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
 void note_seq(std::int64_t seq) {
   DatabaseState* d = my_database();
   if (!d) return;
-  if (d->idle_until.load() != 0) d->idle_until.store(0);  // the launcher starts a worker
+  want_worker(*d);
   std::int64_t seen = d->max_seq_seen.load();
   while (seen < seq && !d->max_seq_seen.compare_exchange_weak(seen, seq)) {
   }

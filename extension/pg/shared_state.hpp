@@ -51,6 +51,11 @@ void forget_database(std::uint32_t db);
 // `db` was dropped: as forget_database, and its entry is free again.
 void release_database(std::uint32_t db);
 
+// The launcher records itself at start; want_worker() asks it for a rollup
+// worker in a database whose last worker found nothing to do (idle_until).
+void note_launcher();
+void want_worker(DatabaseState& d);
+
 // Fold registrations (see rollup.cpp for the proof that they make the fold
 // sound). register_fold_writer() before inserting events that need folding,
 // once per transaction; clear_fold_writer() at its end.

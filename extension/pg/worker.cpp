@@ -120,6 +120,7 @@ void allot_launcher_main(Datum) {
   pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+  note_launcher();
 
   // Plain C structures only: errors here end the process (and the
   // postmaster restarts it), never unwinding C++ frames.
