@@ -20,9 +20,12 @@ namespace {
 
 constexpr const char* kLauncherType = "pg_allot launcher";
 constexpr const char* kWorkerType = "pg_allot rollup";
-// The schema this library works with (default_version in pg_allot.control).
-// A database still at an older version is left alone until it is updated.
-constexpr const char* kSchemaVersion = "0.4";
+// The schema versions this library rolls up: default_version in
+// pg_allot.control, and 0.4, whose tables and columns are the same (0.5
+// only registers them for pg_dump). A database at another version is left
+// alone until it is updated.
+constexpr const char* kSchemaVersion = "0.5";
+constexpr const char* kSameTablesVersion = "0.4";
 
 void fill_worker(BackgroundWorker* w, const char* type, const char* function) {
   memset(w, 0, sizeof(*w));
@@ -207,11 +210,11 @@ void allot_rollup_worker_main(Datum arg) {
                                "WHERE extname = 'pg_allot'", {});
       Rows rows = execute(version, {});
       const std::string installed = rows.size() == 1 ? rows.get_text(0, 1) : "";
-      if (installed != kSchemaVersion) {
+      if (installed != kSchemaVersion && installed != kSameTablesVersion) {
         outdated = true;
         ereport(LOG, (errmsg("pg_allot: database %u has pg_allot %s; this library rolls up "
-                             "version %s only",
-                             db, installed.c_str(), kSchemaVersion),
+                             "versions %s and %s only",
+                             db, installed.c_str(), kSameTablesVersion, kSchemaVersion),
                       errhint("Run ALTER EXTENSION pg_allot UPDATE in that database.")));
       } else {
         run_rollup(LockWaits::kSkipIfBusy);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Extension upgrades 0.1 -> 0.2 -> 0.3 -> 0.4 (sql/pg_allot--0.1--0.2.sql,
-# sql/pg_allot--0.2--0.3.sql, sql/pg_allot--0.3--0.4.sql) keep the data and
+# Extension upgrades 0.1 -> 0.2 -> 0.3 -> 0.4 -> 0.5 (sql/pg_allot--0.1--0.2.sql,
+# sql/pg_allot--0.2--0.3.sql, sql/pg_allot--0.3--0.4.sql,
+# sql/pg_allot--0.4--0.5.sql) keep the data and
 # end in the same schema as a fresh install of each version.
 #
 #   1. A database at 0.1 (CREATE EXTENSION pg_allot VERSION '0.1') gets
@@ -33,6 +34,11 @@
 #      fresh 0.4 install; then the retention functions work on the updated data
 #      (archive everything folded, then txns, usage and verify() unchanged,
 #      a 0.1 grant reversed from the archive).
+#   8. ALTER EXTENSION pg_allot UPDATE TO '0.5', with an archive partition:
+#      the same against a fresh 0.5 install (archive partitions left out);
+#      the partition keeps an index on txn, every data table is registered
+#      for pg_dump, and a grant archived under 0.5 is reversed from the
+#      archive (tests/concurrency/dump_restore.sh dumps and restores).
 #
 # The 0.1 library is not installed next to 0.2: 0.1's SQL functions bind
 # to the one pg_allot.so, and the 0.2 library's allot.redeem/allot.reverse
@@ -83,7 +89,7 @@ if [ "$update_path" != "0.1--0.2" ]; then
 fi
 
 # WITH (FORCE): the rollup worker (preload) may be connected to them.
-for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3" "${DB_FRESH3}_4"; do
+for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3" "${DB_FRESH3}_4" "${DB_FRESH3}_5"; do
     q -d "$MAINT" -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" -c "CREATE DATABASE $d"
 done
 
@@ -409,8 +415,10 @@ EOF
 # when it does not.
 compare_schema() {
     local version="$1" fresh_db="$2" updated_label="$3" diff_text
-    q -d "$fresh_db" -f "$work/describe.sql" >"$work/schema_fresh_$version.txt"
-    q -d "$DB" -f "$work/describe.sql" >"$work/schema_updated_$version.txt"
+    # Archive partitions (allot.events_archive_YYYYMMDD) are data, made by
+    # allot.archive_events(), not part of the extension's schema.
+    q -d "$fresh_db" -f "$work/describe.sql" | grep -Ev 'events_archive_[0-9]{8}' >"$work/schema_fresh_$version.txt"
+    q -d "$DB" -f "$work/describe.sql" | grep -Ev 'events_archive_[0-9]{8}' >"$work/schema_updated_$version.txt"
     diff_text="$(diff -u --label "fresh $version ($fresh_db)" --label "$updated_label ($DB)" \
         "$work/schema_fresh_$version.txt" "$work/schema_updated_$version.txt" || true)"
     check "catalog lines describing schema allot (fresh $version)" \
@@ -591,12 +599,40 @@ check "  and not again (false)" "$([ "$(qv "$DB" "SELECT allot.reverse('$T3')")"
 q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
 check "allot.verify() rows after archiving and a reversal" "$(qv "$DB" 'SELECT count(*) FROM allot.verify()')" 0
 
+#------------------------------------------------------------------------------
+# 8. 0.4 -> 0.5 (tables registered for pg_dump; the archive's index on txn on
+#    each partition) on the same database, which has an archive partition
+#    now: it keeps its index on txn; the schema (archive partitions left
+#    out) equals a fresh 0.5 install; a new day's partition gets its index;
+#    the archive still answers a reversal.
+#------------------------------------------------------------------------------
+parts_before="$(qv "$DB" "SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = 'allot.events_archive'::regclass")"
+check "archive partitions before the update to 0.5" "$parts_before" 1 -ge
+update_step 0.4 0.5 "${DB_FRESH3}_5"
+check "  archive partitions with an index on txn after it" \
+    "$(qv "$DB" "SELECT count(DISTINCT i.indrelid) FROM pg_catalog.pg_inherits h
+                   JOIN pg_catalog.pg_index i ON i.indrelid = h.inhrelid
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE h.inhparent = 'allot.events_archive'::regclass AND a.attname = 'txn'")" "$parts_before"
+check "  tables registered for pg_dump" \
+    "$(qv "$DB" "SELECT cardinality(extconfig) FROM pg_catalog.pg_extension WHERE extname = 'pg_allot'")" 9
+T5="$(qv "$DB" "SELECT gen_random_uuid()")"
+q -d "$DB" -c "SELECT allot.redeem('$T5', ARRAY['probe:after-0.5'])" -c 'SELECT * FROM allot.rollup()' >/dev/null
+q -d "$DB" -c "SET allot.clock_override = '2099-01-01 00:00:00+00'" -c "SELECT allot.archive_events('7 days')" >/dev/null
+check "  a grant archived under 0.5 reversed from the archive (true)" \
+    "$([ "$(qv "$DB" "SELECT allot.reverse('$T5')")" = t ] && echo 1 || echo 0)" 1
+check "  every archive partition has its index on txn" \
+    "$(qv "$DB" "SELECT count(*) FROM pg_catalog.pg_inherits h WHERE h.inhparent = 'allot.events_archive'::regclass
+                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = h.inhrelid)")" 0
+q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
+check "allot.verify() rows after the update to 0.5" "$(qv "$DB" 'SELECT count(*) FROM allot.verify()')" 0
+
 if [ "$CHECK_FAILS" -gt 0 ]; then
     show_failure_details "$DB" "true"
-    echo "FAIL: upgrade: $CHECK_FAILS check(s) failed (databases $DB, $DB_FRESH, $DB_BAD, $DB_FRESH3, ${DB_FRESH3}_4 kept)"
+    echo "FAIL: upgrade: $CHECK_FAILS check(s) failed (databases $DB, $DB_FRESH, $DB_BAD, $DB_FRESH3, ${DB_FRESH3}_4, ${DB_FRESH3}_5 kept)"
     exit 1
 fi
-for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3" "${DB_FRESH3}_4"; do
+for d in "$DB" "$DB_FRESH" "$DB_BAD" "$DB_FRESH3" "${DB_FRESH3}_4" "${DB_FRESH3}_5"; do
     q -d "$MAINT" -c "DROP DATABASE $d WITH (FORCE)"
 done
 echo "PASS: upgrade"
