@@ -28,7 +28,24 @@ END
 $fn$;
 COMMENT ON FUNCTION allot._rollup_state_restore() IS
   'Internal: a second row inserted into allot.rollup_state (a restore from pg_dump) updates the one row instead.';
-REVOKE ALL ON FUNCTION allot._rollup_state_restore() FROM PUBLIC;
+-- Nobody but the owner may call it: not PUBLIC, and not whoever the
+-- installing role's default privileges name (as for every function here).
+DO $acl$
+DECLARE
+  grantee text;
+BEGIN
+  FOR grantee IN
+    SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                         ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END
+      FROM pg_catalog.pg_proc p,
+           pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+     WHERE p.oid = 'allot._rollup_state_restore()'::pg_catalog.regprocedure
+       AND a.grantee <> p.proowner
+  LOOP
+    EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION allot._rollup_state_restore() FROM %s', grantee);
+  END LOOP;
+END
+$acl$;
 CREATE TRIGGER rollup_state_restore BEFORE INSERT ON allot.rollup_state
   FOR EACH ROW EXECUTE FUNCTION allot._rollup_state_restore();
 

@@ -662,6 +662,40 @@ COMMENT ON VIEW allot.stats IS
   'Counters since server start (needs shared_preload_libraries = ''pg_allot''; NULL without it): decisions by path, denials, replays, reversals, path changes, rollups; events not yet rolled up; shared-memory keys used / allot.max_keys.';
 
 -------------------------------------------------------------------------------
+-- pg_dump: the data of every table (see pg_allot--0.4--0.5.sql)
+-------------------------------------------------------------------------------
+-- CREATE EXTENSION inserts the one row of allot.rollup_state; a restore
+-- then copies the dumped row in. That second insert becomes an update of
+-- the row, so the restored database keeps the dumped fold position (a
+-- fresh one would fold the restored log into the restored counters again).
+CREATE FUNCTION allot._rollup_state_restore() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF EXISTS (SELECT 1 FROM allot.rollup_state) THEN
+    UPDATE allot.rollup_state
+       SET last_seq = NEW.last_seq, unfolded_possible = NEW.unfolded_possible,
+           last_at = NEW.last_at, rollups = NEW.rollups;
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION allot._rollup_state_restore() IS
+  'Internal: a second row inserted into allot.rollup_state (a restore from pg_dump) updates the one row instead.';
+CREATE TRIGGER rollup_state_restore BEFORE INSERT ON allot.rollup_state
+  FOR EACH ROW EXECUTE FUNCTION allot._rollup_state_restore();
+
+SELECT pg_catalog.pg_extension_config_dump('allot.limits', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.limits_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.entity_state', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.key_activity', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.counters', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.events', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.events_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.archived_usage', '');
+SELECT pg_catalog.pg_extension_config_dump('allot.rollup_state', '');
+
+-------------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; three roles get what their names say.
 -------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA allot FROM PUBLIC;
@@ -731,38 +765,3 @@ GRANT EXECUTE ON FUNCTION allot.verify(), allot._stats(), allot._now(), allot._s
                           allot._preloaded(),
                           allot._current_window(interval, boolean, tstzrange, timestamptz)
   TO allot_auditor, allot_admin;
-
--------------------------------------------------------------------------------
--- pg_dump: the data of every table (see pg_allot--0.4--0.5.sql)
--------------------------------------------------------------------------------
--- CREATE EXTENSION inserts the one row of allot.rollup_state; a restore
--- then copies the dumped row in. That second insert becomes an update of
--- the row, so the restored database keeps the dumped fold position (a
--- fresh one would fold the restored log into the restored counters again).
-CREATE FUNCTION allot._rollup_state_restore() RETURNS trigger
-  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-  IF EXISTS (SELECT 1 FROM allot.rollup_state) THEN
-    UPDATE allot.rollup_state
-       SET last_seq = NEW.last_seq, unfolded_possible = NEW.unfolded_possible,
-           last_at = NEW.last_at, rollups = NEW.rollups;
-    RETURN NULL;
-  END IF;
-  RETURN NEW;
-END
-$fn$;
-COMMENT ON FUNCTION allot._rollup_state_restore() IS
-  'Internal: a second row inserted into allot.rollup_state (a restore from pg_dump) updates the one row instead.';
-REVOKE ALL ON FUNCTION allot._rollup_state_restore() FROM PUBLIC;
-CREATE TRIGGER rollup_state_restore BEFORE INSERT ON allot.rollup_state
-  FOR EACH ROW EXECUTE FUNCTION allot._rollup_state_restore();
-
-SELECT pg_catalog.pg_extension_config_dump('allot.limits', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.limits_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.entity_state', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.key_activity', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.counters', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.events', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.events_seq_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.archived_usage', '');
-SELECT pg_catalog.pg_extension_config_dump('allot.rollup_state', '');
