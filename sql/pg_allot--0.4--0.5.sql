@@ -14,20 +14,54 @@
 -- then copies the dumped row in. That second insert becomes an update of
 -- the row, so the restored database keeps the dumped fold position (a
 -- fresh one would fold the restored log into the restored counters again).
+-- pg_dump orders this table's data after the log's and the limits' (by
+-- name), so the trigger also folds what the dump caught unfolded (fast-path
+-- grants logged after the dumped fold position). Left to the rollup, they
+-- could stay unfolded while new fast-path redemptions load their keys from
+-- the counters alone: when a server's first fold of the database runs
+-- before the restore has loaded the log, it later folds only the seqs
+-- written since. If a rollup folded restored fast-path grants before this
+-- row arrived (a restore in several transactions, with the rollup worker or
+-- a scheduled allot.rollup() running meanwhile), they may be counted twice:
+-- that is an error, with the way to restore safely.
 CREATE FUNCTION allot._rollup_state_restore() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  folded_upto bigint;
 BEGIN
-  IF EXISTS (SELECT 1 FROM allot.rollup_state) THEN
-    UPDATE allot.rollup_state
-       SET last_seq = NEW.last_seq, unfolded_possible = NEW.unfolded_possible,
-           last_at = NEW.last_at, rollups = NEW.rollups;
-    RETURN NULL;
+  -- Locked to the end of the restore's transaction: no rollup runs in between.
+  SELECT r.last_seq INTO folded_upto FROM allot.rollup_state r FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NEW;
   END IF;
-  RETURN NEW;
+  IF folded_upto > 0 AND EXISTS (
+       SELECT 1 FROM allot.events e, pg_catalog.jsonb_array_elements(e.detail->'counted') AS f
+        WHERE e.seq <= folded_upto AND e.kind IN ('grant', 'reverse') AND f->>3 = 'f'
+          AND EXISTS (SELECT 1 FROM allot.limits l WHERE l.id = (f->>1)::bigint)) THEN
+    RAISE EXCEPTION 'pg_allot: a rollup ran in this database while the restore was loading it (it folded the log up to seq % before the dumped fold position arrived), so the counters may count restored fast-path grants twice',
+                    folded_upto
+      USING ERRCODE = '55000',
+            HINT = 'Restore into a new database in one transaction: psql --single-transaction, or pg_restore --single-transaction (not -j).';
+  END IF;
+  -- The rollup's fold, from the dumped fold position on.
+  INSERT INTO allot.counters AS c (key, limit_id, window_start, used)
+  SELECT x.key, x.limit_id, x.window_start, pg_catalog.sum(x.units)::bigint
+    FROM (SELECT f->>0 AS key, (f->>1)::bigint AS limit_id, (f->>2)::timestamptz AS window_start,
+                 CASE e.kind WHEN 'grant' THEN e.amount ELSE -e.amount END AS units
+            FROM allot.events e, pg_catalog.jsonb_array_elements(e.detail->'counted') AS f
+           WHERE e.seq > NEW.last_seq AND e.kind IN ('grant', 'reverse') AND f->>3 = 'f') x
+   WHERE EXISTS (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id)
+   GROUP BY 1, 2, 3
+  ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used;
+  UPDATE allot.rollup_state
+     SET last_seq = GREATEST(NEW.last_seq, folded_upto,
+                             (SELECT pg_catalog.max(e.seq) FROM allot.events e)),
+         unfolded_possible = NEW.unfolded_possible, last_at = NEW.last_at, rollups = NEW.rollups;
+  RETURN NULL;
 END
 $fn$;
 COMMENT ON FUNCTION allot._rollup_state_restore() IS
-  'Internal: a second row inserted into allot.rollup_state (a restore from pg_dump) updates the one row instead.';
+  'Internal: a second row inserted into allot.rollup_state (a restore from pg_dump) updates the one row instead, and folds the fast-path grants logged after the dumped fold position; an error if a rollup folded restored fast-path grants before the row arrived.';
 -- Nobody but the owner may call it: not PUBLIC, and not whoever the
 -- installing role's default privileges name (as for every function here).
 DO $acl$
