@@ -42,6 +42,28 @@ std::optional<std::string> durable_path(const std::string& key) {
   return paths.begin()->second;
 }
 
+// How long set_path() keeps trying to move a key before it gives up with
+// 55P03 (the caller tries again later).
+constexpr std::chrono::seconds kMovePatience{10};
+// How long one attempt keeps a key closed: long enough for the
+// transactions in flight on it to end and the fold to reach its last grant,
+// short enough that redemptions waiting for the key hardly notice.
+constexpr std::chrono::milliseconds kClosedAtMost{200};
+
+enum class MoveAttempt { kDone, kNotDrained, kNotFolded };
+
+// Steps 2-4 of path_change.hpp on a slot we closed: on kDone it is demoted
+// (slow at commit); otherwise it is still closed and the caller reopens it.
+MoveAttempt try_demotion(KeySlot& slot) {
+  if (!wait_drained(slot, kClosedAtMost)) return MoveAttempt::kNotDrained;
+  // The fold reaches the key's last grant once no transaction that
+  // registered before it is still in flight.
+  if (!wait_until([&] { return slot.max_event_seq.load() <= fold_now(); }, kClosedAtMost))
+    return MoveAttempt::kNotFolded;
+  finish_demotion(slot);
+  return MoveAttempt::kDone;
+}
+
 // A second move of a key this transaction moves already: the last one
 // wins at commit. The slot stays as the first move left it (loading,
 // closing, or a slow marker) until we end; only its target changes. A key
@@ -73,8 +95,8 @@ std::string set_path(const std::string& key, const std::string& path) {
     write_durable_path(key, path.c_str());
     return shared_state_available() ? stored.value_or("fast") : "slow";
   }
-  const auto patience = std::chrono::seconds(10);
-  for (int rounds = 0;; ++rounds) {
+  const auto deadline = std::chrono::steady_clock::now() + kMovePatience;
+  for (;;) {
     auto claimed = key_table().find_or_claim(MyDatabaseId, key);
     if (!claimed) {
       // No room in shared memory: the durable flag alone decides.
@@ -106,18 +128,23 @@ std::string set_path(const std::string& key, const std::string& path) {
                            "move it to the slow path in another transaction");
       if (!close_slot(slot)) continue;  // changed meanwhile: look again
       // From here an error (or a cancel) rolls us back, which reopens it.
-      if (!wait_drained(slot, patience))
-        throw SqlError(
-            ERRCODE_LOCK_NOT_AVAILABLE,
-            "key " + quote_for_message(key) + " is held by transactions that do not finish");
-      // The fold reaches the key's last grant once no transaction that
-      // registered before it is still in flight.
-      if (!wait_until([&] { return slot.max_event_seq.load() <= fold_now(); }, patience))
-        throw SqlError(
-            ERRCODE_LOCK_NOT_AVAILABLE,
-            "key " + quote_for_message(key) + " has grants the rollup cannot fold yet; try again");
-      finish_demotion(slot);
-      return "fast";
+      const MoveAttempt attempt = try_demotion(slot);
+      if (attempt == MoveAttempt::kDone) return "fast";
+      // Not yet: open the key again before waiting any longer. A
+      // transaction the move waits for may itself be waiting to redeem
+      // this key (it holds an earlier grant the fold cannot pass until it
+      // commits); kept closed, the two would wait for each other.
+      reopen(slot);
+      claimed->slot.reset();
+      if (std::chrono::steady_clock::now() > deadline)
+        throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE,
+                       attempt == MoveAttempt::kNotDrained
+                           ? "key " + quote_for_message(key) +
+                                 " is held by transactions that do not finish"
+                           : "key " + quote_for_message(key) +
+                                 " has grants the rollup cannot fold yet; try again");
+      pause_briefly(20000);
+      continue;
     }
     if (state == KeyState::kSlow) {
       write_durable_path(key, path.c_str());
@@ -126,7 +153,7 @@ std::string set_path(const std::string& key, const std::string& path) {
     }
     // Loading or closing: another session is changing it; wait.
     claimed->slot.reset();
-    if (rounds > 10000)
+    if (std::chrono::steady_clock::now() > deadline)
       throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE,
                      "key " + quote_for_message(key) + " is changing path; try again");
     pause_briefly(1000);

@@ -18,6 +18,13 @@
 #      commits and the log is folded: the fold must wait for it (a writer
 #      registered before any seq was seen once let the fold pass seq 1, and
 #      flash_mob's phase a granted 5001 of 5000). Preload only.
+#   6. allot.set_path moving a key to the slow path while a transaction
+#      that made a fast grant before the key's last one wants to redeem the
+#      key: the move waits for the fold to pass that earlier grant (so for
+#      the transaction to end), and the transaction waited for the move to
+#      end. Both gave up after 10 s; the soak saw it once as a client's
+#      40001. The move must let the key be redeemed meanwhile, and succeed
+#      once the transaction commits (preload only).
 #   4. DROP DATABASE gives the database's shared entry back: after more
 #      databases than there are entries (64) were created and dropped, a new
 #      database still gets the fast path (preload only).
@@ -148,6 +155,43 @@ if [ "$PRELOAD" = 1 ]; then
     check "5: counters hold both grants after the fold" \
           "$(qv "$DB" "SELECT coalesce(sum(used), 0) FROM allot.counters WHERE key = 'voucher:S'")" 2
     check "5: rows of allot.verify()" "$(qv "$DB" 'SELECT count(*) FROM allot.verify()')" 0
+    q -d "$MAINT" -c "DROP DATABASE $DB WITH (FORCE)" >/dev/null
+
+    echo
+    echo "== 6. set_path waits for a transaction that waits to redeem the key it moves"
+    fresh_db "$DB"
+    q -d "$DB" -c 'CREATE EXTENSION pg_allot' -c "SELECT allot.set_limit('voucher:A', 10)" \
+      -c "SELECT allot.set_limit('voucher:B', 10)" -c 'SELECT * FROM allot.rollup()' >/dev/null
+    # A fast grant of voucher:A, then 3 s later voucher:B, in one transaction ...
+    q -d "$DB" -F ' ' -c 'BEGIN' -c "SELECT path FROM allot.redeem(gen_random_uuid(), ARRAY['voucher:A'])" \
+      -c 'SELECT pg_sleep(3)' \
+      -c "SELECT granted, path FROM allot.redeem(gen_random_uuid(), ARRAY['voucher:B'])" \
+      -c 'COMMIT' >"$DB.holder.out" 2>&1 &
+    holder_pid=$!
+    sleep 1
+    # ... a later grant of voucher:B (so its last grant comes after the
+    # transaction's), then voucher:B moved to the slow path meanwhile.
+    q -d "$DB" -c "SELECT path FROM allot.redeem(gen_random_uuid(), ARRAY['voucher:B'])" >/dev/null
+    set +e
+    moved="$(PGOPTIONS="$PGOPTIONS -c statement_timeout=30s" \
+               q -d "$DB" -c "SELECT allot.set_path('voucher:B', 'slow')" 2>&1)"
+    set -e
+    wait "$holder_pid" && holder_rc=0 || holder_rc=$?
+    holder="$(grep -v '^$' "$DB.holder.out" | tr '\n' ' ')"
+    rm -f "$DB.holder.out"
+    echo "  transaction: exit $holder_rc, output: $holder"
+    echo "  set_path: $moved"
+    check "6: the transaction redeemed both keys and committed" \
+          "$([ "$holder_rc" = 0 ] && [[ "$holder" == "fast t fast " || "$holder" == "fast t slow " ]] \
+              && echo 1 || echo 0)" 1
+    check "6: set_path moved the key (answered its old path, fast)" \
+          "$([ "$moved" = fast ] && echo 1 || echo 0)" 1
+    check "6: voucher:B is on the slow path afterwards" \
+          "$(qv "$DB" "SELECT count(*) FROM allot.entities WHERE key = 'voucher:B' AND path = 'slow'")" 1
+    q -d "$DB" -c 'SELECT * FROM allot.rollup()' >/dev/null
+    check "6: counters hold the three grants" \
+          "$(qv "$DB" "SELECT coalesce(sum(used), 0) FROM allot.counters WHERE key IN ('voucher:A', 'voucher:B')")" 3
+    check "6: rows of allot.verify()" "$(qv "$DB" 'SELECT count(*) FROM allot.verify()')" 0
     q -d "$MAINT" -c "DROP DATABASE $DB WITH (FORCE)" >/dev/null
 
     echo
