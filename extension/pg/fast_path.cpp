@@ -253,7 +253,11 @@ bool fast_path_ready(FirstFold first) {
     // The launcher starts a worker now even if the last one found no
     // extension here and was told to come back later.
     want_worker(*d);
-    if (wait_until([d] { return d->folded.load() != 0; }, std::chrono::seconds(5))) return true;
+    wake_launcher();  // a new database: no idle_until to clear, but no worker yet either
+    // Unless the launcher finds no free worker slot: then fold here now.
+    wait_until([d] { return d->folded.load() != 0 || d->no_worker_slot.load() != 0; },
+               std::chrono::seconds(5));
+    if (d->folded.load()) return true;
   }
   // After a (crash-)restart shared memory is empty and the counters may
   // miss fast grants that committed before it: fold the log first. Other

@@ -363,6 +363,7 @@ RollupResult run_rollup(LockWaits waits) {
 
   const FoldResult f = fold_locked();
   result.events = f.folded.events;
+  result.folded_upto = f.upto;
   const double decay = std::exp(-f.dt / tau);
   result.keys = update_key_activity(f.folded, decay, f.dt, tau);
 

@@ -12,6 +12,7 @@ struct RollupResult {
   std::int64_t keys = 0;      // keys whose rate changed
   std::int32_t promoted = 0;  // keys moved to the slow path
   std::int32_t demoted = 0;   // keys moved back to the fast path
+  std::int64_t folded_upto = 0;  // the log is folded up to this seq now
 };
 
 // How the rollup treats row locks that user transactions may hold.

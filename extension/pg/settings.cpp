@@ -15,6 +15,7 @@ double g_slow_below = 2.0;
 double g_fast_above = 10.0;
 double g_path_hold = 5.0;
 double g_idle_key = 5.0;
+int g_worker_idle_exit_s = 60;
 char* g_clock_override = nullptr;
 
 // Accept '' (real clock) or anything timestamptz input accepts; reject the
@@ -90,6 +91,12 @@ void define_settings() {
       "A fast key gives it back only when its bucket of the table is more than half full.",
       &g_idle_key,
       5.0, 0.0, 1e9, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "allot.worker_idle_exit",
+      "A database's rollup worker exits after this long with nothing to fold; 0: never.",
+      "The next grant in the database starts it again. An idle worker otherwise holds one of "
+      "max_worker_processes, which parallel queries share.",
+      &g_worker_idle_exit_s, 60, 0, 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("allot");
 }
 
@@ -101,6 +108,7 @@ double slow_below_seconds() { return g_slow_below; }
 double fast_above_seconds() { return g_fast_above; }
 double path_hold_seconds() { return g_path_hold; }
 double idle_key_seconds() { return g_idle_key; }
+int worker_idle_exit_seconds() { return g_worker_idle_exit_s; }
 
 Timestamp decision_time() {
   if (g_clock_override == nullptr || g_clock_override[0] == '\0') return GetCurrentTimestamp();

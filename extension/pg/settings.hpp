@@ -25,6 +25,9 @@ double slow_below_seconds();
 double fast_above_seconds();
 double path_hold_seconds();
 double idle_key_seconds();
+// allot.worker_idle_exit: seconds without a fold before a rollup worker
+// exits (0: never).
+int worker_idle_exit_seconds();
 
 // The decision time: the wall clock, unless a superuser has set
 // allot.clock_override (for deterministic tests of window arithmetic).

@@ -150,6 +150,10 @@ void register_fold_writer() {
   r->db.store(MyDatabaseId);
   r->low_seq.store(d->max_seq_seen.load() + 1);
   g_registered = true;
+  // The database's worker exited while idle: ask for it again (the worker
+  // stored idle_until before it looked for registrations, so it either
+  // sees ours and stays, or we see its idle_until here).
+  want_worker(*d);
 }
 
 void clear_fold_writer() {
@@ -165,10 +169,14 @@ void note_launcher() {
 void want_worker(DatabaseState& d) {
   if (d.idle_until.load() == 0) return;
   d.idle_until.store(0);
-  // Wake the launcher now rather than at its next look (up to a second
-  // later): a new database's first redemptions wait for its first fold.
-  // A stale procno (launcher restarting) sets some process's latch once,
-  // which latches allow.
+  wake_launcher();
+}
+
+void wake_launcher() {
+  // Now rather than at its next look (up to a second later): a new
+  // database's first redemptions wait for its first fold. A stale procno
+  // (launcher restarting) sets some process's latch once, which latches
+  // allow.
   const std::int32_t procno = g_header ? g_header->launcher_procno.load() : -1;
   if (procno >= 0 && static_cast<std::uint32_t>(procno) < ProcGlobal->allProcCount)
     SetLatch(&ProcGlobal->allProcs[procno].procLatch);
@@ -194,6 +202,15 @@ std::int64_t fold_horizon(DatabaseState& state) {
     if (low != 0 && r.db.load() == db) horizon = std::min(horizon, low - 1);
   }
   return horizon;
+}
+
+bool fold_writers_in_flight(DatabaseState& state) {
+  const std::uint32_t db = state.db.load();
+  for (std::size_t i = 0; i < g_header->registrations; ++i) {
+    FoldRegistration& r = registrations()[i];
+    if (r.low_seq.load() != 0 && r.db.load() == db) return true;
+  }
+  return false;
 }
 
 std::atomic<std::uint32_t>& stripe_of(std::string_view key) {

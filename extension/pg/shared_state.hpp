@@ -27,7 +27,10 @@ struct DatabaseState {
   std::atomic<std::int64_t> max_seq_seen{0};  // highest seq any insert returned
   std::atomic<std::int32_t> worker_pid{0};
   std::atomic<std::int64_t> idle_until{0};  // launcher: no worker needed before
-  std::atomic<std::int32_t> unused{0};
+  // 1 while the launcher could not start a worker here (no free slot of
+  // max_worker_processes): a first redemption then folds at once rather
+  // than wait for a worker that is not coming.
+  std::atomic<std::int32_t> no_worker_slot{0};
   // Set by a fast-path grant, cleared by the rollup's scan of the key
   // table: while it is clear and the last scan is recent, the rollup
   // skips the scan (an idle server then reads the table once a second,
@@ -55,6 +58,7 @@ void release_database(std::uint32_t db);
 // worker in a database whose last worker found nothing to do (idle_until).
 void note_launcher();
 void want_worker(DatabaseState& d);
+void wake_launcher();  // to look at the databases now
 
 // Fold registrations (see rollup.cpp for the proof that they make the fold
 // sound). register_fold_writer() before inserting events that need folding,
@@ -65,6 +69,9 @@ void note_seq(std::int64_t seq);  // after an insert: raise max_seq_seen
 // The highest seq that may be folded now: no registered writer of this
 // database can still commit an event at or below it.
 std::int64_t fold_horizon(DatabaseState& state);
+// Whether a transaction of this database registered as a writer and has
+// not ended yet.
+bool fold_writers_in_flight(DatabaseState& state);
 
 // Slow-path stripes.
 std::atomic<std::uint32_t>& stripe_of(std::string_view key);

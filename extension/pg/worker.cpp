@@ -1,5 +1,6 @@
 #include "worker.hpp"
 
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -48,6 +49,25 @@ bool database_locked_exclusively(Oid db) {
 }
 
 bool database_being_dropped() { return database_locked_exclusively(MyDatabaseId); }
+
+// allot.worker_idle_exit has passed since the worker last found work.
+bool idle_long_enough(TimestampTz last_busy, TimestampTz now) {
+  const int seconds = worker_idle_exit_seconds();
+  return seconds > 0 && now - last_busy >= seconds * USECS_PER_SEC;
+}
+
+// Whether an idle worker may exit now: the log is folded as far as any
+// insert went, and no transaction is about to write events. Otherwise it
+// stays. We store idle_until first and read the registrations second; a
+// writer registers first and reads idle_until second
+// (register_fold_writer), so one of us sees the other: either we stay, or
+// the writer has the launcher start a new worker.
+bool may_leave(DatabaseState& state, std::int64_t folded_upto) {
+  state.idle_until.store(std::numeric_limits<std::int64_t>::max());
+  if (state.max_seq_seen.load() <= folded_upto && !fold_writers_in_flight(state)) return true;
+  state.idle_until.store(0);
+  return false;
+}
 
 // Databases that accept connections (read from the shared catalog).
 std::vector<Oid> connectable_databases() {
@@ -133,6 +153,7 @@ void allot_launcher_main(Datum) {
   };
   static Running running[64];
   static int n_running = 0;
+  TimestampTz last_slot_warning = 0;
   while (!ShutdownRequestPending) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
@@ -161,7 +182,27 @@ void allot_launcher_main(Datum) {
       w.bgw_main_arg = ObjectIdGetDatum(db);
       w.bgw_notify_pid = MyProcPid;
       BackgroundWorkerHandle* handle;
-      if (RegisterDynamicBackgroundWorker(&w, &handle)) running[n_running++] = {db, handle};
+      if (RegisterDynamicBackgroundWorker(&w, &handle)) {
+        running[n_running++] = {db, handle};
+        if (state) state->no_worker_slot.store(0);
+        continue;
+      }
+      // Every slot of max_worker_processes is taken. Redemptions here fold
+      // the log themselves when they need it folded. Say so once each time
+      // a database is left without a worker (once a minute for databases
+      // that have no shared entry yet).
+      const bool newly = state ? state->no_worker_slot.exchange(1) == 0
+                               : now - last_slot_warning >= 60 * USECS_PER_SEC;
+      if (newly) {
+        if (!state) last_slot_warning = now;
+        ereport(WARNING,
+                (errmsg("pg_allot: no free background worker slot for the rollup worker of "
+                        "database %u",
+                        db),
+                 errhint("Raise max_worker_processes (now %d), or lower allot.worker_idle_exit "
+                         "so that idle databases give their worker's slot back.",
+                         max_worker_processes)));
+      }
     }
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L,
                     PG_WAIT_EXTENSION);
@@ -188,7 +229,12 @@ void allot_rollup_worker_main(Datum arg) {
     if (state) state->idle_until.store(GetCurrentTimestamp() + 10 * USECS_PER_SEC);
     proc_exit(0);
   }
-  if (state) state->worker_pid.store(MyProcPid);
+  if (state) {
+    state->worker_pid.store(MyProcPid);
+    state->idle_until.store(0);
+    state->no_worker_slot.store(0);
+  }
+  TimestampTz last_busy = GetCurrentTimestamp();
   while (!ShutdownRequestPending) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
@@ -204,6 +250,7 @@ void allot_rollup_worker_main(Datum arg) {
     pgstat_report_activity(STATE_RUNNING, "SELECT * FROM allot.rollup()");
     bool failed = false;
     bool outdated = false;
+    RollupResult result;
     try {
       SpiSession spi;
       static Statement version("SELECT extversion FROM pg_catalog.pg_extension "
@@ -217,7 +264,7 @@ void allot_rollup_worker_main(Datum arg) {
                              db, installed.c_str(), kSameTablesVersion, kSchemaVersion),
                       errhint("Run ALTER EXTENSION pg_allot UPDATE in that database.")));
       } else {
-        run_rollup(LockWaits::kSkipIfBusy);
+        result = run_rollup(LockWaits::kSkipIfBusy);
       }
       spi.finish();
     } catch (const std::exception& e) {
@@ -237,6 +284,9 @@ void allot_rollup_worker_main(Datum arg) {
       if (state) state->idle_until.store(GetCurrentTimestamp() + 60 * USECS_PER_SEC);
       break;
     }
+    const TimestampTz now = GetCurrentTimestamp();
+    if (failed || result.events > 0 || result.promoted > 0 || result.demoted > 0) last_busy = now;
+    if (state && idle_long_enough(last_busy, now) && may_leave(*state, result.folded_upto)) break;
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                     rollup_interval_ms(), PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);

@@ -921,6 +921,15 @@ if [ "$CHECK_FAILS" -gt 0 ]; then
        FROM soak.misplaced m JOIN allot.events e ON e.txn = m.txn AND e.kind = 'grant'
       ORDER BY e.seq LIMIT 10" | sed 's/^/  misplaced: /' || true
     show_failure_details "$DB" "used > max"
+    # Again here, last, so that a CI log that keeps only the end shows them.
+    if [ "$errors_unexpected" -gt 0 ]; then
+        echo "unexpected client errors (all lines, up to 10):"
+        head -n 10 "$work/errors_unexpected" | sed 's/^/  /'
+    fi
+    if [ "$controller_unexpected" -gt 0 ]; then
+        echo "unexpected controller errors (up to 10):"
+        head -n 10 "$work/controller_unexpected" | sed 's/^/  /'
+    fi
     echo "FAIL: soak: $CHECK_FAILS check(s) failed"
     exit 1
 fi
