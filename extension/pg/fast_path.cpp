@@ -193,6 +193,19 @@ void hold_stripe(const std::string& key) {
   g_stripes.push_back(&stripe);
 }
 
+// Slow-path transactions in flight on `stripe` besides ours. Our own
+// slow-path units need no waiting for: they are in the counters a load
+// reads (our own writes are visible to us).
+std::uint32_t others_on_stripe(const std::atomic<std::uint32_t>& stripe) {
+  const auto ours = std::count(g_stripes.begin(), g_stripes.end(), &stripe);
+  return stripe.load() - static_cast<std::uint32_t>(ours);
+}
+
+// How long a redemption that claimed a key's slot waits for the slow-path
+// transactions in flight on its stripe to end before it lets the key go
+// the slow path after all.
+constexpr std::chrono::milliseconds kStripeDrainAtMost{250};
+
 void drop_last_stripe() {
   g_stripes.back()->fetch_sub(1);
   g_stripes.pop_back();
@@ -276,7 +289,10 @@ void route_keys(const RulesOf& rules, Timestamp now, std::map<std::string, Pinne
   for (const auto& [key, key_rules] : rules)
     if (!key_rules.empty()) pending.push_back(key);
 
-  {
+  // Slots we claimed stay loading (everyone else waits for them) until
+  // load_slots() publishes them: an error or a cancel in one of the waits
+  // below must give them up, or their keys would be stuck.
+  try {
     for (const std::string& key : pending) {
       if (!shared) {
         slow->push_back(key);
@@ -293,16 +309,24 @@ void route_keys(const RulesOf& rules, Timestamp now, std::map<std::string, Pinne
           if (c && c->created) {
             // Dekker with the slow path: we published kLoading, now look at
             // the stripe; a slow-path transaction raised the stripe, then
-            // looks for a slot. One of us sees the other.
-            if (stripe_of(key).load() != 0) {
-              KeyTable::abandon(c->slot.get());
-              c->slot.reset();
-              slot = PinnedSlot();
-            } else {
-              claimed.emplace_back(key, c->slot.get());
+            // looks for a slot. One of us sees the other. Those that came
+            // first are in flight and end soon; those that come now see
+            // our slot and wait for it. So wait for the first a moment:
+            // under a steady stream of slow-path redemptions the stripe is
+            // never down, and a hot key moved back to the fast path
+            // (allot.set_path, the rollup) would never get there. A bounded
+            // wait, because one of them may be waiting for us.
+            const auto& stripe = stripe_of(key);
+            claimed.emplace_back(key, c->slot.get());  // given up if the wait throws
+            if (wait_until([&stripe] { return others_on_stripe(stripe) == 0; },
+                           kStripeDrainAtMost)) {
               (*fast)[key] = std::move(c->slot);
               break;
             }
+            claimed.pop_back();
+            KeyTable::abandon(c->slot.get());
+            c->slot.reset();
+            slot = PinnedSlot();
           } else if (c) {
             slot = std::move(c->slot);
           }
@@ -339,6 +363,9 @@ void route_keys(const RulesOf& rules, Timestamp now, std::map<std::string, Pinne
         break;
       }
     }
+  } catch (...) {
+    for (const auto& [key, slot] : claimed) KeyTable::abandon(slot);
+    throw;
   }
   if (!claimed.empty()) {
     load_slots(claimed, rules, now);
