@@ -27,8 +27,7 @@ set -euo pipefail
 ensure_cluster
 
 MAINT="${PGDATABASE:-postgres}"
-LOG="${ALLOT_CLUSTER_DIR:-}/log"
-[ -n "${ALLOT_CLUSTER_DIR:-}" ] && [ -r "$LOG" ] || die "needs ALLOT_CLUSTER_DIR with a readable server log ($LOG)"
+LOG="$(server_log)"
 preload="$(server_preloaded "$MAINT")"
 N=9
 echo "worker_slots: server ${PGHOST}:${PGPORT}, preload=$preload," \

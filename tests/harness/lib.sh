@@ -255,6 +255,14 @@ pick_client_backend() {
     return 0
 }
 
+# server_log: the server log of the cluster the test runs on (a cluster made
+# by cluster.sh logs to ALLOT_CLUSTER_DIR/log); the test ends if there is none.
+server_log() {
+    local log="${ALLOT_CLUSTER_DIR:-}/log"
+    [ -n "${ALLOT_CLUSTER_DIR:-}" ] && [ -r "$log" ] || die "needs ALLOT_CLUSTER_DIR with a readable server log ($log)"
+    echo "$log"
+}
+
 rollup_worker_pid() {
     local maint="$1" db="$2" pid deadline=$((SECONDS + ${3:-0}))
     while :; do
