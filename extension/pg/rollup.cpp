@@ -110,7 +110,8 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
       "        FROM ev, pg_catalog.jsonb_array_elements(ev.detail->'counted') AS f "
       "       WHERE ev.kind IN ('grant', 'reverse') AND f->>3 = 'f' "
       "       GROUP BY 1, 2, 3) t) x "
-      "   WHERE EXISTS (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id) "
+      // Driven by the counted windows (see kCountersOfSpans in store.cpp).
+      "   CROSS JOIN LATERAL (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id OFFSET 0) l "
       "   GROUP BY 1, 2, 3 "
       "  ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used "
       "  RETURNING 1"
@@ -187,8 +188,13 @@ std::int64_t update_key_activity(const Folded& f, double decay, double dt, doubl
       "WITH upd AS ("
       "  INSERT INTO allot.key_activity AS a (key, rate, last_seen, rate_at) "
       "  SELECT u.key, u.units / $5 * (1 - $4), u.last_at, pg_catalog.clock_timestamp() "
+      // Driven by the keys (see kCountersOfSpans in store.cpp): as an
+      // EXISTS, a plan made while allot.entity_state looked empty read the
+      // whole table against every key, and a worker behind by 50,000 keys
+      // spent minutes in one rollup.
       "    FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) AS u(key, units, last_at) "
-      "   WHERE EXISTS (SELECT 1 FROM allot.entity_state en WHERE en.key = u.key) "
+      "   CROSS JOIN LATERAL (SELECT 1 FROM allot.entity_state en WHERE en.key = u.key "
+      "                       OFFSET 0) en "
       "  ON CONFLICT (key) DO UPDATE SET "
       "    rate = a.rate * pg_catalog.exp(-greatest(pg_catalog.date_part('epoch', "
       "             EXCLUDED.rate_at - a.rate_at), 0) / $6) + EXCLUDED.rate, "
