@@ -15,13 +15,17 @@
 #   uniform  every key uniform (100k vouchers, 1M users, 10k shops)
 # Baselines: insert (a bare one-row durable INSERT transaction) and, per
 # scenario, naive_<scenario> (3 guarded UPDATE ... used = used + 1 and a log
-# INSERT in one transaction, same key distribution as the scenario).
+# INSERT in one transaction, same key distribution as the scenario). And a
+# ceiling: event_row, the audit row alone (the INSERT a grant runs, into
+# bench_events, a copy of allot.events with its indexes, no pg_allot code):
+# every redemption writes that row, so redeem() cannot beat it.
 # Every pgbench run starts right after a CHECKPOINT. Latency percentiles
 # come from pgbench's per-transaction logs (--log).
 #
 # Then: redeem_many batches of 100 (allot-bench) against a 100-row INSERT
-# transaction; the Redis + Lua limiter, when redis-server is installed and
-# allot-bench has hiredis; and the server's state after everything
+# transaction and against its 100 audit rows alone (event_rows100); the
+# Redis + Lua limiter, when redis-server is installed and allot-bench has
+# hiredis; and the server's state after everything
 # (allot.stats, allot.verify() after allot.rollup(), allot.violations), so
 # an over-admitting run is reported.
 #
@@ -141,6 +145,7 @@ echo
 echo "runs (tx/s; latency per transaction)"
 for c in $clients_list; do
     run insert "$c"
+    run event_row "$c"
     for s in $scenarios; do
         run "redeem_$s" "$c"
         run "naive_$s" "$c"
@@ -161,6 +166,19 @@ for s in $scenarios; do
             "$(ratio "${tps[redeem_$s,$c]}" "${tps[insert,$c]}")" \
             "$(ratio "${tps[redeem_$s,$c]}" "${tps[naive_$s,$c]}")"
     done
+done
+
+echo
+echo "the audit row alone (event_row: the INSERT ... ON CONFLICT a grant runs, into a copy"
+echo "of allot.events and its indexes, no pg_allot code), and redeem() against it"
+printf '  %7s %12s %9s   %s\n' clients "event_row/s" "/INSERT" "redeem / event_row: $scenarios"
+for c in $clients_list; do
+    per_scenario=""
+    for s in $scenarios; do
+        per_scenario="$per_scenario $(ratio "${tps[redeem_$s,$c]}" "${tps[event_row,$c]}")x"
+    done
+    printf '  %7s %12.0f %8sx  %s\n' "$c" "${tps[event_row,$c]}" \
+        "$(ratio "${tps[event_row,$c]}" "${tps[insert,$c]}")" "$per_scenario"
 done
 
 # ---------------------------------------------------------------- targets
@@ -199,6 +217,11 @@ target_tps "flash, 64 clients: redeem >= 10x naive" flash 64 naive_flash 10
 target_tps "zipf, 64 clients: redeem >= 0.8x bare INSERT" zipf 64 insert 0.8
 target_p99 "hot p99 <= 2x uniform p99, 64 clients" 64
 target_p99 "hot p99 <= 2x uniform p99, 16 clients" 16
+if has_clients 64; then
+    printf '  %-48s %sx  (event_row %.0f tx/s, insert %.0f tx/s)\n' \
+        "for scale: the audit row alone, 64 clients" \
+        "$(ratio "${tps[event_row,64]}" "${tps[insert,64]}")" "${tps[event_row,64]}" "${tps[insert,64]}"
+fi
 
 # ---------------------------------------------------------------- batches
 # allot.redeem_many with 100 requests per call (allot-bench), with two key
@@ -208,19 +231,23 @@ target_p99 "hot p99 <= 2x uniform p99, 16 clients" 16
 # allot.max_keys, so most keys take the slow path). Against a 100-row
 # INSERT transaction. Rates are rows or redemptions per second.
 echo
-echo "batches: redeem_many of 100 (allot-bench --batch 100) vs a 100-row INSERT transaction"
+echo "batches: redeem_many of 100 (allot-bench --batch 100) vs a 100-row INSERT transaction;"
+echo "event_rows100: the INSERT of a batch's 100 audit rows alone (no pg_allot code)"
 batch_scenarios="zipf uniform"
 declare -A rows
 for c in $batch_clients_list; do
-    q CHECKPOINT
-    if ! out="$(pgbench -n -M prepared -T "$seconds" -c "$c" -j "$(( c < 2 ? 1 : 2 ))" \
-                -f "$here/pgbench/insert100.sql" 2>&1)"; then
-        echo "$out" >&2
-        echo "bench/run.sh: pgbench insert100 at $c clients failed" >&2
-        exit 1
-    fi
-    rows[insert100,$c]="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | awk 'NR == 1 { print $1 * 100 }')"
-    printf '  %-22s %3s clients %9.0f rows/s\n' insert100 "$c" "${rows[insert100,$c]}"
+    for base in insert100 event_rows100; do
+        q CHECKPOINT
+        if ! out="$(pgbench -n -M prepared -T "$seconds" -c "$c" -j "$(( c < 2 ? 1 : 2 ))" \
+                    -f "$here/pgbench/$base.sql" 2>&1)"; then
+            echo "$out" >&2
+            echo "bench/run.sh: pgbench $base at $c clients failed" >&2
+            exit 1
+        fi
+        rows[$base,$c]="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | awk 'NR == 1 { print $1 * 100 }')"
+        printf '  %-22s %3s clients %9.0f rows/s%s\n' "$base" "$c" "${rows[$base,$c]}" \
+            "$([ "$base" = insert100 ] || echo "   $(ratio "${rows[$base,$c]}" "${rows[insert100,$c]}")x a 100-row INSERT transaction")"
+    done
     for b in $batch_scenarios; do
         q CHECKPOINT
         "$allot_bench" --quiet --scenario "$b" --batch 100 --threads "$c" --duration "$seconds" \
@@ -235,8 +262,9 @@ echo
 echo "batch target (reported, not asserted): redeem_many of 100 >= 90000 redemptions/s"
 for b in $batch_scenarios; do
     for c in $batch_clients_list; do
-        printf '  %-48s %s  (%.0f redemptions/s)\n' "$b keys, $c clients" \
-            "$(verdict "${rows[batch100_$b,$c]} >= 90000")" "${rows[batch100_$b,$c]}"
+        printf '  %-48s %s  (%.0f redemptions/s; the 100 audit rows alone: %.0f rows/s)\n' \
+            "$b keys, $c clients" "$(verdict "${rows[batch100_$b,$c]} >= 90000")" \
+            "${rows[batch100_$b,$c]}" "${rows[event_rows100,$c]}"
     done
 done
 
