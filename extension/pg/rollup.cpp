@@ -10,6 +10,7 @@
 #include "../core/path_policy.hpp"
 #include "convert.hpp"
 #include "fast_path.hpp"
+#include "fold.hpp"
 #include "guard.hpp"
 #include "path_change.hpp"
 #include "postgres.hpp"
@@ -76,64 +77,6 @@ bool try_lock_entity_row(const std::string& key) {
 std::int64_t max_visible_seq() {
   static Statement stmt("SELECT coalesce(pg_catalog.max(seq), 0) FROM allot.events", {});
   return execute(stmt, {}, Snap::kAfterLocks).get_int64(0, 1);
-}
-
-struct KeyUnits {
-  double units;
-  Timestamp last_at;
-};
-
-struct Folded {
-  std::int64_t events = 0;
-  // Units granted per key by slow-path grants (fast keys count theirs in
-  // their slots: reading every fast grant's keys here would double the
-  // fold's cost).
-  std::map<std::string, KeyUnits> by_key;
-};
-
-Folded fold_range(std::int64_t after, std::int64_t upto) {
-  static Statement stmt(
-      "WITH ev AS ("
-      "  SELECT e.kind, e.amount, e.keys, e.at, e.path, e.detail FROM allot.events e "
-      "   WHERE e.seq > $1 AND e.seq <= $2"
-      "), folded AS ("
-      // Summed by the text of each counted entry first, and only then cast
-      // (once per group, not per entry: half the fold's time); summed again
-      // by value, in case two texts name the same window.
-      "  INSERT INTO allot.counters AS c (key, limit_id, window_start, used) "
-      "  SELECT x.key, x.limit_id, x.window_start, pg_catalog.sum(x.units)::bigint FROM ("
-      "    SELECT t.key, t.limit_id::bigint AS limit_id, t.window_start::timestamptz AS window_start, "
-      "           t.units FROM ("
-      "      SELECT f->>0 AS key, f->>1 AS limit_id, f->>2 AS window_start, "
-      "             pg_catalog.sum(CASE ev.kind WHEN 'grant' THEN ev.amount ELSE -ev.amount END) "
-      "               AS units "
-      "        FROM ev, pg_catalog.jsonb_array_elements(ev.detail->'counted') AS f "
-      "       WHERE ev.kind IN ('grant', 'reverse') AND f->>3 = 'f' "
-      "       GROUP BY 1, 2, 3) t) x "
-      // Driven by the counted windows (see kCountersOfSpans in store.cpp).
-      "   CROSS JOIN LATERAL (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id OFFSET 0) l "
-      "   GROUP BY 1, 2, 3 "
-      "  ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used "
-      "  RETURNING 1"
-      ") "
-      "SELECT k, pg_catalog.sum(ev.amount)::float8, pg_catalog.max(ev.at) "
-      "  FROM ev, pg_catalog.unnest(ev.keys) AS k "
-      " WHERE ev.kind = 'grant' AND ev.path = 'slow' GROUP BY k "
-      "UNION ALL SELECT NULL, (SELECT pg_catalog.count(*) FROM ev)::float8, NULL",
-      {INT8OID, INT8OID});
-  Folded out;
-  if (upto <= after) return out;
-  // A fresh snapshot, taken after the caller read the horizon.
-  Rows rows = execute(stmt, {Int64GetDatum(after), Int64GetDatum(upto)}, Snap::kAfterLocks);
-  for (std::uint64_t i = 0; i < rows.size(); ++i) {
-    if (rows.is_null(i, 1)) {
-      out.events = static_cast<std::int64_t>(rows.get_double(i, 2));
-      continue;
-    }
-    out.by_key[rows.get_text(i, 1)] = {rows.get_double(i, 2),
-                                       DatumGetTimestampTz(rows.datum(i, 3))};
-  }
-  return out;
 }
 
 void save_rollup_state(std::int64_t last_seq, bool unfolded_possible) {

@@ -95,6 +95,10 @@ Rows execute(Statement& stmt, std::initializer_list<Arg> args, Snap snap) {
 
 std::uint64_t processed() { return SPI_processed; }
 
+void free_rows() {
+  pg_call([] { SPI_freetuptable(SPI_tuptable); });
+}
+
 std::uint64_t Rows::size() const { return SPI_tuptable ? SPI_processed : 0; }
 
 bool Rows::is_null(std::uint64_t row, int column) const {

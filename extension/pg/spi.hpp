@@ -93,6 +93,10 @@ enum class Snap {
 Rows execute(Statement& stmt, std::initializer_list<Arg> args, Snap snap = Snap::kDefault);
 std::uint64_t processed();
 
+// Frees the rows of the last execute() now, not at the end of the SPI
+// session: for loops that run many statements.
+void free_rows();
+
 // SPI_connect at construction, SPI_finish by finish(). Deliberately no
 // SPI_finish in the destructor: on an error path the transaction is about
 // to abort, and abort cleans up SPI itself.

@@ -27,4 +27,24 @@ SELECT count(*) AS unfolded_rows FROM allot.unfolded;
 SELECT key, window_start, used FROM allot.counters WHERE key = 'ft:a' ORDER BY window_start;
 SELECT count(*) AS verify_rows FROM allot.verify();
 
+-- A counted entry the fold cannot read (its key is not a string) stops the
+-- rollup with a clear error, and nothing of that rollup stays: the counters
+-- and the fold position are as before. Once the entry is gone, it goes on.
+INSERT INTO allot.events (txn, at, kind, keys, amount, path, detail) VALUES
+  ('00000000-0000-4000-8000-0000000000f4', '2026-01-01 12:00+00', 'grant', '{ft:a}', 4, 'fast',
+   jsonb_build_object('counted', jsonb_build_array(
+     jsonb_build_array(42, :day_limit, '2026-01-01 00:00:00+00', 'f'))));
+SELECT granted FROM allot.redeem('00000000-0000-4000-8000-0000000000f5', ARRAY['ft:b']);
+SELECT last_seq AS seq_before FROM allot.rollup_state \gset
+\set VERBOSITY terse
+SELECT events FROM allot.rollup();
+\set VERBOSITY default
+SELECT last_seq = :seq_before AS fold_position_kept FROM allot.rollup_state;
+SELECT key, used FROM allot.counters WHERE key = 'ft:a';
+DELETE FROM allot.events WHERE txn = '00000000-0000-4000-8000-0000000000f4';
+SELECT events >= 1 AS rolled_up FROM allot.rollup();
+SELECT count(*) AS unfolded_rows FROM allot.unfolded;
+SELECT key, used FROM allot.counters WHERE key LIKE 'ft:%' ORDER BY key;
+SELECT count(*) AS verify_rows FROM allot.verify();
+
 DROP EXTENSION pg_allot CASCADE;
