@@ -21,7 +21,7 @@
 namespace allot::pg {
 namespace {
 
-constexpr std::int64_t kSeqsPerChunk = 10000;      // log rows read per statement (at most)
+constexpr std::int64_t kRowsPerChunk = 10000;      // log rows read per statement (at most)
 constexpr std::size_t kWindowsPerUpsert = 50000;  // distinct counter rows per upsert
 
 // Restores the memory context it found, also when an exception leaves.
@@ -147,8 +147,8 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
       "       CASE e.kind WHEN 'grant' THEN e.amount WHEN 'reverse' THEN -e.amount END, "
       "       CASE WHEN e.kind = 'grant' AND e.path = 'slow' THEN e.keys END, "
       "       e.at, e.detail "
-      "  FROM allot.events e WHERE e.seq > $1 AND e.seq <= $2",
-      {INT8OID, INT8OID});
+      "  FROM allot.events e WHERE e.seq > $1 AND e.seq <= $2 ORDER BY e.seq LIMIT $3",
+      {INT8OID, INT8OID, INT8OID});
   Folded out;
   if (upto <= after) return out;
   FoldTally tally;
@@ -159,17 +159,22 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
     return AllocSetContextCreate(CurrentMemoryContext, "pg_allot fold chunk",
                                  ALLOCSET_DEFAULT_SIZES);
   });
-  for (std::int64_t lo = after; lo < upto;) {
-    const std::int64_t hi = upto - lo > kSeqsPerChunk ? lo + kSeqsPerChunk : upto;
+  // Chunks of rows, not of seqs: the log may have gaps of any size
+  // (rolled-back writers, a sequence moved on by hand).
+  for (std::int64_t lo = after;;) {
     // A fresh snapshot for each chunk, taken after the caller read the
     // horizon.
-    const Rows rows = execute(read, {Int64GetDatum(lo), Int64GetDatum(hi)}, Snap::kAfterLocks);
+    const Rows rows = execute(
+        read, {Int64GetDatum(lo), Int64GetDatum(upto), Int64GetDatum(kRowsPerChunk)},
+        Snap::kAfterLocks);
+    const std::uint64_t n = rows.size();
     {
       const InContext in_chunk(chunk_memory);
-      for (std::uint64_t i = 0; i < rows.size(); ++i) {
+      for (std::uint64_t i = 0; i < n; ++i) {
         ++out.events;
-        if (rows.is_null(i, 2)) continue;  // a denial
         const std::int64_t seq = rows.get_int64(i, 1);
+        lo = seq;  // ascending
+        if (rows.is_null(i, 2)) continue;  // a denial
         const std::int64_t units = rows.get_int64(i, 2);
         if (!rows.is_null(i, 3)) {  // a slow-path grant: its keys' rates
           const Timestamp at = DatumGetTimestampTz(rows.datum(i, 4));
@@ -185,7 +190,7 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
     free_rows();
     pg_call([&] { MemoryContextReset(chunk_memory); });
     if (tally.size() >= kWindowsPerUpsert) upsert_counters(&tally);
-    lo = hi;
+    if (n < static_cast<std::uint64_t>(kRowsPerChunk)) break;
   }
   upsert_counters(&tally);
   pg_call([&] { MemoryContextDelete(chunk_memory); });
