@@ -26,14 +26,16 @@ void FoldTally::add(std::string_view key, std::int64_t limit_id, Timestamp windo
                        std::to_string(limit_id) + " are out of range for bigint");
 }
 
-std::vector<FoldTally::Row> FoldTally::take_sorted() {
-  std::vector<Row> rows;
+std::vector<CounterDelta> FoldTally::take_sorted() {
+  std::vector<CounterDelta> rows;
   rows.reserve(sums_.size());
-  for (auto& [id, units] : sums_)
-    rows.push_back(Row{id.key, id.limit_id, id.window_start, units});
-  sums_.clear();
+  while (!sums_.empty()) {  // the keys are moved out, not copied
+    auto node = sums_.extract(sums_.begin());
+    RowId& id = node.key();
+    rows.push_back(CounterDelta{std::move(id.key), id.limit_id, id.window_start, node.mapped()});
+  }
   // std::string's operator< compares bytes as unsigned char: COLLATE "C".
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+  std::sort(rows.begin(), rows.end(), [](const CounterDelta& a, const CounterDelta& b) {
     return std::tie(a.key, a.limit_id, a.window_start) <
            std::tie(b.key, b.limit_id, b.window_start);
   });

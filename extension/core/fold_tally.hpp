@@ -13,18 +13,12 @@
 #include <vector>
 
 #include "time.hpp"
+#include "usage_ledger.hpp"
 
 namespace allot {
 
 class FoldTally {
  public:
-  struct Row {
-    std::string key;
-    std::int64_t limit_id;
-    Timestamp window_start;
-    std::int64_t units;  // net: grants minus reversals; may be 0 or negative
-  };
-
   // Adds units (negative for a reversal) to the row. Throws BadInput
   // (kNumericOutOfRange) when the row's sum leaves the int64 range.
   void add(std::string_view key, std::int64_t limit_id, Timestamp window_start,
@@ -35,8 +29,8 @@ class FoldTally {
 
   // The rows, ordered by key (bytewise, as COLLATE "C"), limit, window, and
   // forgets them. The order is the one every writer of counters locks
-  // rows in.
-  std::vector<Row> take_sorted();
+  // rows in. Units are net (grants minus reversals): 0 or negative too.
+  std::vector<CounterDelta> take_sorted();
 
  private:
   struct RowId {

@@ -13,6 +13,14 @@
 
 namespace allot {
 
+// Units to add to (or take from) one counter row: (key, limit, window).
+struct CounterDelta {
+  std::string key;
+  std::int64_t limit_id;
+  Timestamp window_start;
+  std::int64_t units;
+};
+
 class UsageLedger {
  public:
   using Rows = std::map<Timestamp, std::int64_t>;  // window_start -> used

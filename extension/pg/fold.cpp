@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "guard.hpp"
 #include "postgres.hpp"
 #include "spi.hpp"
+#include "store.hpp"
 
 // The fold used to be one SQL statement: jsonb_array_elements over every
 // event's counted windows, grouped twice, cast and upserted. Under a
@@ -51,8 +53,8 @@ bool is_array(const JsonbValue* v) {
   return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
 }
 
-std::string string_of(const JsonbValue* v) {
-  return std::string(v->val.string.val, static_cast<std::size_t>(v->val.string.len));
+std::string_view string_of(const JsonbValue* v) {
+  return std::string_view(v->val.string.val, static_cast<std::size_t>(v->val.string.len));
 }
 
 // Adds one event's fast-path windows to the tally: the entries of
@@ -92,14 +94,15 @@ class CountedReader {
         return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
       });
     if (v->type != jbvString) malformed(seq, "has an entry whose limit_id is not a number");
-    const std::string text = string_of(v);
-    return pg_call([&] { return DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text.c_str()))); });
+    const std::string text(string_of(v));
+    return pg_call(
+        [&] { return DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text.c_str()))); });
   }
 
   // A log holds few distinct windows: each text is parsed once.
   Timestamp window_start(std::int64_t seq, const JsonbValue* v) {
     if (v->type != jbvString) malformed(seq, "has an entry whose window_start is not a string");
-    std::string text = string_of(v);
+    std::string text(string_of(v));
     auto it = parsed_.find(text);
     if (it != parsed_.end()) return it->second;
     const Timestamp ts = parse_timestamp(text.c_str());
@@ -110,34 +113,6 @@ class CountedReader {
   FoldTally* tally_;
   std::unordered_map<std::string, Timestamp> parsed_;
 };
-
-// Adds the tallied windows to allot.counters, in key order (the order
-// every writer of counters takes their row locks in). Windows of a limit
-// dropped since are left out: their rows went with the limit.
-void upsert_counters(FoldTally* tally) {
-  static Statement stmt(
-      "INSERT INTO allot.counters AS c (key, limit_id, window_start, used) "
-      "SELECT x.key, x.limit_id, x.window_start, x.units "
-      "  FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::int8[]) "
-      "       AS x(key, limit_id, window_start, units) "
-      // Driven by the windows (see kCountersOfSpans in store.cpp).
-      " CROSS JOIN LATERAL (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id OFFSET 0) l "
-      "ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used",
-      {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID});
-  if (tally->size() == 0) return;
-  std::vector<std::string> keys;
-  std::vector<std::int64_t> limit_ids;
-  std::vector<Timestamp> starts;
-  std::vector<std::int64_t> units;
-  for (FoldTally::Row& r : tally->take_sorted()) {
-    keys.push_back(std::move(r.key));
-    limit_ids.push_back(r.limit_id);
-    starts.push_back(r.window_start);
-    units.push_back(r.units);
-  }
-  execute(stmt, {strings_to_text_array(keys), int64_array(limit_ids), timestamp_array(starts),
-                 int64_array(units)});
-}
 
 }  // namespace
 
@@ -189,10 +164,11 @@ Folded fold_range(std::int64_t after, std::int64_t upto) {
     }
     free_rows();
     pg_call([&] { MemoryContextReset(chunk_memory); });
-    if (tally.size() >= kWindowsPerUpsert) upsert_counters(&tally);
+    // In key order: the order every writer of counters locks rows in.
+    if (tally.size() >= kWindowsPerUpsert) add_folded_counters(tally.take_sorted());
     if (n < static_cast<std::uint64_t>(kRowsPerChunk)) break;
   }
-  upsert_counters(&tally);
+  add_folded_counters(tally.take_sorted());
   pg_call([&] { MemoryContextDelete(chunk_memory); });
   return out;
 }

@@ -211,6 +211,19 @@ void add_counters(const std::vector<CounterDelta>& deltas) {
   run_counter_statement(stmt, deltas);
 }
 
+void add_folded_counters(const std::vector<CounterDelta>& deltas) {
+  static Statement stmt(
+      "INSERT INTO allot.counters AS c (key, limit_id, window_start, used) "
+      "SELECT x.key, x.limit_id, x.window_start, x.units "
+      "  FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::int8[]) "
+      "       AS x(key, limit_id, window_start, units) "
+      // Driven by the windows (see kCountersOfSpans).
+      " CROSS JOIN LATERAL (SELECT 1 FROM allot.limits l WHERE l.id = x.limit_id OFFSET 0) l "
+      "ON CONFLICT (key, limit_id, window_start) DO UPDATE SET used = c.used + EXCLUDED.used",
+      {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID});
+  run_counter_statement(stmt, deltas);
+}
+
 void subtract_counters(const std::vector<CounterDelta>& deltas) {
   static Statement stmt(
       // One reversal's few windows. The redundant "= ANY" bounds the scan

@@ -48,13 +48,12 @@ UsageLedger load_counters(const std::vector<CounterSpan>& spans);
 
 // Adds `units` to counter rows, creating them when missing. Rows must be
 // distinct (the caller sums duplicates first).
-struct CounterDelta {
-  std::string key;
-  std::int64_t limit_id;
-  Timestamp window_start;
-  std::int64_t units;
-};
 void add_counters(const std::vector<CounterDelta>& deltas);
+
+// The same for the rollup's fold, which may meet windows of a limit
+// dropped since it was logged: those are left out (their rows went with
+// the limit).
+void add_folded_counters(const std::vector<CounterDelta>& deltas);
 
 // Subtracts units from existing counter rows (a reversal). Rows that no
 // longer exist (their limit was dropped) are left alone.
